@@ -71,6 +71,7 @@ def fetch_assets(
     mirror: str | os.PathLike | None = None,
     *,
     dest: Path | None = None,
+    manifest: Path = MANIFEST,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Fetch every missing asset into ``dest`` (default ``data/``) and verify all checksums.
@@ -86,7 +87,8 @@ def fetch_assets(
     dest = dest or data_dir()
     fetched: list[Path] = []
     problems: list[str] = []
-    for asset in load_manifest():
+    network_down = False
+    for asset in load_manifest(manifest):
         target = dest / asset.path
         if target.is_file():
             if sha256_file(target) != asset.sha256:
@@ -95,7 +97,7 @@ def fetch_assets(
                 )
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        error = _fetch_one(asset, target, mirror_dir)
+        error, network_down = _fetch_one(asset, target, mirror_dir, use_url=not network_down)
         if error:
             problems.append(error)
             continue
@@ -107,19 +109,25 @@ def fetch_assets(
     return fetched
 
 
-def _fetch_one(asset: Asset, target: Path, mirror_dir: Path | None) -> str | None:
-    """Copy or download one asset atomically; return an error string or None."""
+def _fetch_one(asset: Asset, target: Path, mirror_dir: Path | None, *, use_url: bool) -> tuple[str | None, bool]:
+    """Copy or download one asset atomically.
+
+    Returns (error or None, network_down); after one failed connection the URLs of the
+    remaining assets are not tried, so an offline run fails in seconds, not minutes.
+    """
     candidates: list[tuple[str, Callable[[Path], None]]] = []
     if mirror_dir is not None:
         src = mirror_dir / asset.path
         if src.is_file():
             candidates.append((str(src), lambda tmp, src=src: shutil.copyfile(src, tmp)))
-    if asset.url:
+    if asset.url and use_url:
         candidates.append((asset.url, lambda tmp: _download(asset.url, tmp)))
     if not candidates:
         where = f"not in mirror {mirror_dir}" if mirror_dir else "no mirror given"
-        return f"cannot fetch {asset.path}: {where} and it has no public URL"
+        why = "the network is unreachable" if asset.url else "it has no public URL"
+        return f"cannot fetch {asset.path}: {where} and {why}", not use_url
     last = ""
+    network_down = not use_url
     for origin, fetch in candidates:
         try:
             with atomic_path(target) as tmp:
@@ -127,17 +135,22 @@ def _fetch_one(asset: Asset, target: Path, mirror_dir: Path | None) -> str | Non
                 digest = sha256_file(tmp)
                 if digest != asset.sha256:
                     raise ValueError(f"sha256 mismatch from {origin} (got {digest[:12]}…, want {asset.sha256[:12]}…)")
-            return None
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+            return None, network_down
+        except urllib.error.HTTPError as exc:
+            last = f"cannot fetch {asset.path}: {origin} answered HTTP {exc.code}"
+        except (urllib.error.URLError, TimeoutError) as exc:
+            network_down = True
+            last = f"cannot fetch {asset.path}: network unreachable ({getattr(exc, 'reason', exc)})"
+        except (OSError, ValueError) as exc:
             last = f"cannot fetch {asset.path}: {exc}"
-    return last
+    return last, network_down
 
 
-def verify_assets(dest: Path | None = None) -> list[str]:
+def verify_assets(dest: Path | None = None, manifest: Path = MANIFEST) -> list[str]:
     """Names of assets that are missing or fail their checksum (empty list = all good)."""
     dest = dest or data_dir()
     bad = []
-    for asset in load_manifest():
+    for asset in load_manifest(manifest):
         target = dest / asset.path
         if not target.is_file() or sha256_file(target) != asset.sha256:
             bad.append(asset.path)

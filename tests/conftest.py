@@ -1,0 +1,42 @@
+"""Shared fixtures. Tests needing the real VGG-19 weights are marked ``weights``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import vgg
+from helpers.runtime import cache_dir
+
+
+def _weights_available() -> bool:
+    import os
+
+    return bool(os.environ.get("VGG19_WEIGHTS")) or (cache_dir() / vgg.CACHE_NAME).is_file()
+
+
+def pytest_collection_modifyitems(config, items):
+    if _weights_available():
+        return
+    skip = pytest.mark.skip(reason="VGG-19 weights not fetched (run `make weights`)")
+    for item in items:
+        if "weights" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def caffe_state():
+    return vgg.load_caffe_state_dict(log=lambda *_: None)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def file_hashes(*paths: Path) -> dict[str, str]:
+    """sha256 of each existing file, to prove inputs were not changed."""
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths if Path(p).is_file()}

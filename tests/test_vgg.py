@@ -1,0 +1,120 @@
+"""helpers.vgg: layer names, feature dict, normalisation, real weights vs a direct conv2d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from helpers import vgg
+from helpers.assets import asset_path
+from helpers.errors import UserError
+from helpers.images import load_image, resize, to_tensor
+
+
+def test_layer_names_match_torchvision_indices():
+    feats = torchvision.models.vgg19(weights=None).features
+    assert len(vgg.LAYER_NAMES) == len(feats) == 37
+    for name, module in zip(vgg.LAYER_NAMES, feats):
+        kind = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}[name[:4]]
+        assert isinstance(module, kind), name
+        if name.startswith("conv"):
+            assert module.out_channels == vgg.CHANNELS[name]
+    # the indices the writeups quote
+    assert [vgg.LAYER_INDEX[n] for n in vgg.STYLE_LAYERS] == [0, 5, 10, 19, 28]
+    assert vgg.LAYER_INDEX["relu5_1"] == 29
+    assert vgg.LAYER_INDEX["conv4_2"] == 21
+
+
+def test_unknown_layer_lists_valid_names():
+    with pytest.raises(UserError, match="conv4_2"):
+        vgg.check_layers(["conv9_9"])
+
+
+def _random_state():
+    torch.manual_seed(0)
+    ref = torchvision.models.vgg19(weights=None).features
+    return {f"features.{k}": v for k, v in ref.state_dict().items()}
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_feature_dict_keys_shapes_and_truncation(pooling):
+    model = vgg.VGGFeatures(["conv1_1", "relu2_1", "pool3", "conv4_2"], pooling=pooling, state_dict=_random_state())
+    x = torch.rand(2, 3, 64, 48)
+    out = model(x)
+    assert list(out) == ["conv1_1", "relu2_1", "pool3", "conv4_2"]
+    assert out["conv1_1"].shape == (2, 64, 64, 48)
+    assert out["relu2_1"].shape == (2, 128, 32, 24)
+    assert out["pool3"].shape == (2, 256, 8, 6)
+    assert out["conv4_2"].shape == (2, 512, 8, 6)
+    assert (out["relu2_1"] >= 0).all()
+    assert out["conv1_1"].min() < 0  # hooks see the conv output before the (non-inplace) ReLU
+    assert len(model.features) == vgg.LAYER_INDEX["conv4_2"] + 1
+    pool_type = torch.nn.AvgPool2d if pooling == "avg" else torch.nn.MaxPool2d
+    assert isinstance(model.features[vgg.LAYER_INDEX["pool1"]], pool_type)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_features_match_plain_sequential_run():
+    state = _random_state()
+    model = vgg.VGGFeatures(["relu3_1"], pooling="max", state_dict=state)
+    ref = torchvision.models.vgg19(weights=None).features[: vgg.LAYER_INDEX["relu3_1"] + 1]
+    ref.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= 11})
+    x = torch.rand(1, 3, 40, 40)
+    bgr = x[:, [2, 1, 0]] * 255 - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+    torch.testing.assert_close(model(x)["relu3_1"], ref.eval()(bgr))
+
+
+def test_caffe_normalisation_by_hand():
+    norm = vgg.InputNorm("caffe")
+    x = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)  # R, G, B
+    expected = torch.tensor([0.9 * 255 - 103.939, 0.5 * 255 - 116.779, 0.2 * 255 - 123.68]).view(1, 3, 1, 1)
+    torch.testing.assert_close(norm(x), expected)
+
+
+def test_torchvision_normalisation_by_hand():
+    norm = vgg.InputNorm("torchvision")
+    x = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)
+    expected = torch.tensor([(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0.9 - 0.406) / 0.225]).view(1, 3, 1, 1)
+    torch.testing.assert_close(norm(x), expected)
+
+
+def test_wrong_weights_file_says_how_to_refetch(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, bad)
+    with pytest.raises(UserError, match="checksum mismatch.*python -m helpers weights"):
+        vgg.load_caffe_state_dict(bad)
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a torch file")
+    with pytest.raises(UserError, match="corrupt"):
+        vgg.load_caffe_state_dict(garbage)
+    fake_h5 = tmp_path / "fake.h5"
+    fake_h5.write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(UserError, match="checksum mismatch"):
+        vgg.load_caffe_state_dict(fake_h5)
+
+
+@pytest.mark.weights
+def test_real_conv1_1_matches_direct_conv2d(caffe_state):
+    """conv1_1 responses on a real photo equal F.conv2d with the loaded tensors on BGR-0..255-mean input."""
+    image = resize(load_image(asset_path("nst/content/tubingen.jpg")), 96)
+    x = to_tensor(image)
+    model = vgg.VGGFeatures(["conv1_1"], state_dict=caffe_state)
+    ours = model(x)["conv1_1"]
+    pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].double()
+    bgr = pixels[:, [2, 1, 0]] * 255.0 - torch.tensor(vgg.CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1)
+    direct = F.conv2d(bgr, caffe_state["features.0.weight"].double(), caffe_state["features.0.bias"].double(), padding=1)
+    torch.testing.assert_close(ours.double(), direct, rtol=1e-4, atol=1e-3)
+    assert ours.abs().mean() > 1.0  # a real response, not zeros
+
+
+@pytest.mark.weights
+def test_real_weights_digest_and_response_scale(caffe_state):
+    assert vgg.state_dict_digest(caffe_state) == vgg.CAFFE_CONTENT_SHA256
+    model = vgg.VGGFeatures(["relu5_1"], state_dict=caffe_state)
+    image = to_tensor(resize(load_image(asset_path("nst/content/tubingen.jpg")), 128))
+    act = model(image)["relu5_1"]
+    assert act.shape == (1, 512, 6, 8)
+    assert torch.isfinite(act).all() and act.mean() > 0
