@@ -66,3 +66,41 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> Path
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     return path
+
+
+def filter_grid(weight, *, columns: int = 8, title: str | None = None) -> Figure:
+    """First-layer filters ``(out, 3, k, k)`` (RGB input order) as colour patches, each rescaled to [0, 1]."""
+    w = weight.detach().cpu().float().numpy()
+    n = w.shape[0]
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.8, rows * 0.8), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            patch = w[i].transpose(1, 2, 0)
+            patch = (patch - patch.min()) / (patch.max() - patch.min() + 1e-12)
+            ax.imshow(patch, interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(features: dict, *, channels: int = 6, cell_size: float = 1.6, title: str | None = None) -> Figure:
+    """A row per layer showing its ``channels`` most active maps of the first batch element."""
+    names = list(features)
+    fig, axes = plt.subplots(len(names), channels, figsize=(channels * cell_size, len(names) * cell_size), squeeze=False)
+    for r, name in enumerate(names):
+        act = features[name][0].detach().cpu().float()
+        order = act.flatten(1).mean(1).argsort(descending=True)[:channels]
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(order):
+                ax.imshow(act[order[c]].numpy(), cmap="magma")
+                ax.set_title(f"#{int(order[c])}", fontsize=7)
+        axes[r][0].set_ylabel(f"{name}\n{tuple(act.shape)}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

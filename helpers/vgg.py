@@ -328,3 +328,45 @@ def _build_features(last: int, pooling: str) -> nn.Sequential:
         else:
             modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
     return nn.Sequential(*modules)
+
+
+def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dict]:
+    """One row per module: name, module, output shape (B=1) for an input of ``size`` (H, W)."""
+    h, w = size
+    rows = [{"name": "input_norm", "module": repr(model.norm), "output": (1, 3, h, w), "hooked": False}]
+    channels = 3
+    for name, module in zip(LAYER_NAMES, model.features):
+        if name.startswith("conv"):
+            channels = CHANNELS[name]
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+        rows.append({"name": name, "module": repr(module), "output": (1, channels, h, w), "hooked": name in model.layers})
+    return rows
+
+
+def min_size(layers: Iterable[str]) -> int:
+    """Smallest input side (pixels) for which every requested layer has at least a 1x1 output."""
+    return max(downsampling(name) for name in check_layers(layers))
+
+
+def architecture_text(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> str:
+    """The truncated network as a table of names, modules and output shapes (``*`` = hooked)."""
+    lines = [f"{'layer':<11} {'output (B, C, H, W)':<22} module"]
+    for row in describe(model, size):
+        mark = "*" if row["hooked"] else " "
+        lines.append(f"{mark}{row['name']:<10} {str(row['output']):<22} {row['module']}")
+    return "\n".join(lines)
+
+
+def rgb_filters(model: VGGFeatures) -> torch.Tensor:
+    """conv1_1 kernels ``(64, 3, 3, 3)`` with input channels in R, G, B order, for display."""
+    weight = model.features[LAYER_INDEX["conv1_1"]].weight.detach()
+    return weight[:, model.norm.order.argsort()]
+
+
+def activation_stats(features: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    """Per layer: mean and std of the activations and the fraction that are positive."""
+    return {
+        name: {"mean": float(f.mean()), "std": float(f.std()), "positive": float((f > 0).float().mean())}
+        for name, f in features.items()
+    }
