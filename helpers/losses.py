@@ -1,0 +1,153 @@
+"""Style-transfer losses (Gatys, Ecker & Bethge): pure functions over dicts of features.
+
+Every function works on a batch: ``features`` is ``{layer: (B, N, H, W)}`` (what
+:class:`helpers.vgg.VGGFeatures` returns) and every loss comes back per batch element, shape
+``(B,)``. Targets may have batch size ``B`` (one target per element) or ``1`` (shared, broadcast).
+Per-layer weights are ``{layer: w}`` with ``w`` a float or a ``(B,)`` tensor (one weight per
+element), so a batch can hold different configurations.
+
+Definitions (the paper's, and the defaults):
+
+* Gram matrix of a layer with ``N`` filters and ``M = H·W`` positions: ``G = F·Fᵀ`` (raw sums).
+* Style loss of a layer: ``E_l = Σ_ij (G_ij − A_ij)² / (4·N²·M²)``; style loss ``Σ_l w_l·E_l``.
+* Content loss of a layer: ``½·Σ (F − P)²``; content loss ``Σ_l w_l·C_l``.
+
+Named alternative (never the default): ``gram="mean"`` uses the Gram matrix divided by ``N·M``
+(the PyTorch tutorial's ``G / (a·b·c·d)`` per image) and the layer loss ``mean_ij (G − A)²``.
+Since ``Σ(G−A)²/(4N²M²) = ¼·Σ((G−A)/M)²/N²``, that equals the paper's ``E_l·4/N²``: it weights
+layers with many filters ``N`` less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+GRAM_NORMS = ("raw", "mean")
+
+Weight = float | Tensor
+"""A per-layer weight: one float for the whole batch or a ``(B,)`` tensor (one per element)."""
+
+
+def _check_gram(gram: str) -> None:
+    if gram not in GRAM_NORMS:
+        raise ValueError(f"gram must be one of {GRAM_NORMS}, got {gram!r}")
+
+
+def gram_matrix(features: Tensor, *, gram: str = "raw") -> Tensor:
+    """Gram matrices of a batch of feature maps.
+
+    Args:
+        features: ``(B, N, H, W)`` activations of one layer.
+        gram: ``"raw"`` (paper, default): ``G = F·Fᵀ``; ``"mean"``: ``F·Fᵀ / (N·M)``.
+
+    Returns:
+        ``(B, N, N)``, symmetric positive semi-definite.
+    """
+    _check_gram(gram)
+    b, n, h, w = features.shape
+    flat = features.reshape(b, n, h * w)
+    g = torch.bmm(flat, flat.transpose(1, 2))
+    if gram == "mean":
+        g = g / (n * h * w)
+    return g
+
+
+def style_layer_loss(features: Tensor, target_gram: Tensor, *, gram: str = "raw") -> Tensor:
+    """One layer's style loss per batch element, ``(B,)``.
+
+    Args:
+        features: ``(B, N, H, W)`` activations of the generated image(s).
+        target_gram: ``(B or 1, N, N)`` Gram matrix of the style image, computed with the same
+            ``gram`` normalisation.
+        gram: ``"raw"`` (paper): ``Σ (G − A)² / (4·N²·M²)``; ``"mean"``: ``mean (G − A)²``.
+    """
+    _check_gram(gram)
+    _, n, h, w = features.shape
+    diff = gram_matrix(features, gram=gram) - target_gram
+    sq = diff.square().sum(dim=(1, 2))
+    if gram == "mean":
+        return sq / (n * n)
+    return sq / (4.0 * n * n * (h * w) ** 2)
+
+
+def style_losses(features: Mapping[str, Tensor], target_grams: Mapping[str, Tensor], *, gram: str = "raw") -> dict[str, Tensor]:
+    """Unweighted per-layer style losses ``{layer: (B,)}`` for every layer in ``target_grams``."""
+    return {name: style_layer_loss(features[name], target, gram=gram) for name, target in target_grams.items()}
+
+
+def content_layer_loss(features: Tensor, target: Tensor) -> Tensor:
+    """One layer's content loss ``½·Σ (F − P)²`` per batch element, ``(B,)``.
+
+    Args:
+        features: ``(B, N, H, W)`` activations of the generated image(s).
+        target: ``(B or 1, N, H, W)`` activations of the content image.
+    """
+    return 0.5 * (features - target).square().sum(dim=(1, 2, 3))
+
+
+def content_losses(features: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Unweighted per-layer content losses ``{layer: (B,)}`` for every layer in ``targets``."""
+    return {name: content_layer_loss(features[name], target) for name, target in targets.items()}
+
+
+def weighted_sum(per_layer: Mapping[str, Tensor], weights: Mapping[str, Weight]) -> Tensor:
+    """``Σ_l w_l · loss_l`` over the layers in ``weights``; each ``w_l`` a float or ``(B,)`` tensor.
+
+    Layers missing from ``weights`` do not count; a layer in ``weights`` must be in ``per_layer``.
+    """
+    total: Tensor | None = None
+    for name, w in weights.items():
+        term = per_layer[name] * w
+        total = term if total is None else total + term
+    if total is None:
+        any_loss = next(iter(per_layer.values()), None)
+        if any_loss is None:
+            raise ValueError("no layers to sum: pass at least one layer weight")
+        return torch.zeros_like(any_loss)
+    return total
+
+
+def style_loss(
+    features: Mapping[str, Tensor],
+    target_grams: Mapping[str, Tensor],
+    weights: Mapping[str, Weight],
+    *,
+    gram: str = "raw",
+) -> Tensor:
+    """Weighted style loss ``Σ_l w_l·E_l`` per batch element, ``(B,)``.
+
+    Args:
+        features: ``{layer: (B, N, H, W)}`` activations of the generated image(s).
+        target_grams: ``{layer: (B or 1, N, N)}`` Gram matrices of the style image(s)
+            (from :func:`gram_matrix` with the same ``gram``).
+        weights: ``{layer: w}``, ``w`` a float or a ``(B,)`` tensor; used as given (the
+            optimisation loop normalises them to sum to 1, as the paper does).
+    """
+    grams = {name: target_grams[name] for name in weights}
+    return weighted_sum(style_losses(features, grams, gram=gram), weights)
+
+
+def content_loss(features: Mapping[str, Tensor], targets: Mapping[str, Tensor], weights: Mapping[str, Weight]) -> Tensor:
+    """Weighted content loss ``Σ_l w_l·½·Σ (F_l − P_l)²`` per batch element, ``(B,)``.
+
+    Args:
+        features: ``{layer: (B, N, H, W)}`` activations of the generated image(s).
+        targets: ``{layer: (B or 1, N, H, W)}`` activations of the content image(s).
+        weights: ``{layer: w}``, ``w`` a float or a ``(B,)`` tensor, used as given.
+    """
+    return weighted_sum(content_losses(features, {name: targets[name] for name in weights}), weights)
+
+
+def total_variation(image: Tensor) -> Tensor:
+    """Squared total variation per batch element, ``(B,)``.
+
+    ``Σ (x[i+1, j] − x[i, j])² + Σ (x[i, j+1] − x[i, j])²`` over channels and positions of an
+    ``image: (B, C, H, W)`` (float, [0, 1] units).  The squared (β = 2) form of Mahendran &
+    Vedaldi's regulariser: smooth, so L-BFGS and gradient checks behave.
+    """
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return dy.square().sum(dim=(1, 2, 3)) + dx.square().sum(dim=(1, 2, 3))
