@@ -1,0 +1,152 @@
+"""``report``: run the notebook series with papermill, render the HTML writeup, check regressions."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+
+DESCRIPTION = """\
+Run notebooks/NN-*.ipynb in order with papermill (parameters from configs/<profile>/<stem>.yaml)
+into outputs/notebooks/, render outputs/report/index.html (one page per notebook) with
+nbconvert, print a pass/fail table; optionally compare each notebook's metrics.json and result
+images with a reference run.
+
+profiles:
+  smoke   tiny images, a few steps: seconds per notebook (tests, CI)
+  quick   the CPU default: recognisable results (~128-224 px) in minutes
+  full    paper scale (224 px, Berkeley Adam recipe, paper layers): meant for a GPU
+  auto    full when CUDA is present, else quick (default)
+
+exit codes: 0 all passed (and no drift), 1 a notebook failed or a value drifted,
+2 bad input (unknown profile, missing parameter file, ...), 130 interrupted.
+"""
+
+EPILOG = """\
+examples:
+  python -m helpers report                                # auto profile, whole series
+  python -m helpers report --profile smoke --only 01,05   # two notebooks, seconds each
+  python -m helpers report --profile smoke --check tests/reference/smoke
+  python -m helpers report --no-run --check tests/reference/smoke   # check the last run's outputs
+
+recording a new reference (after an intended change of results):
+  python -m helpers report --profile smoke --record tests/reference/smoke
+  git diff tests/reference/smoke      # review what changed, then commit the JSON files
+The reference keeps, per notebook, the metrics.json numbers and for each result image its
+shape, pixel sha256 and a 16x16 thumbnail. Tolerances: helpers.report.TOLERANCES (losses and
+other numbers: rtol 1e-2 + atol 1e-6; images: thumbnail PSNR >= 30 dB; durations are not
+compared); a reference file may override them per key under "tolerances".
+
+nbval (make test): --prepare DIR writes papermill-parameterised, unexecuted copies for
+`pytest --nbval-lax DIR`, so the notebooks run once at smoke scale and feed --no-run --check.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="run the notebooks with papermill, render outputs/report/index.html, check regressions",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--profile", default="auto", choices=["auto", "smoke", "quick", "full"], help="parameter profile (default: auto)")
+    p.add_argument("--only", metavar="NN,NN", help="run only these notebooks (numbers or stems, comma-separated)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per notebook (default: smoke 300, quick 900, full 3600)")
+    p.add_argument("--check", metavar="REFERENCE_DIR", help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json")
+    p.add_argument("--record", metavar="REFERENCE_DIR", help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json")
+    p.add_argument("--no-run", action="store_true", help="do not execute or render: only --check/--record the outputs already there")
+    p.add_argument("--no-render", action="store_true", help="execute but do not render the HTML report")
+    p.add_argument("--prepare", metavar="DIR", help="only write parameterised (unexecuted) copies into DIR, for pytest --nbval-lax")
+    p.add_argument("--notebooks", metavar="DIR", help="notebook folder (default: notebooks/, or $HELPERS_NOTEBOOKS)")
+    p.add_argument("--configs", metavar="DIR", help="profile folder holding <profile>/<stem>.yaml (default: configs/, or $HELPERS_CONFIGS)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every compared value, not only the drifted ones")
+    p.set_defaults(func=run_report)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and the kernel is shut down."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .. import report
+    from ..errors import UserError
+
+    notebooks_dir = Path(args.notebooks) if args.notebooks else report.notebooks_dir()
+    configs = Path(args.configs) if args.configs else report.configs_dir()
+    if args.notebooks and not notebooks_dir.is_dir():
+        raise UserError(f"--notebooks {notebooks_dir}: not a folder")
+    if args.configs and not configs.is_dir():
+        raise UserError(f"--configs {configs}: not a folder")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.no_run and not (args.check or args.record):
+        raise UserError("--no-run does nothing without --check or --record")
+    notebooks = report.discover(notebooks_dir, report.parse_only(args.only))
+    stems = [nb.stem for nb in notebooks]
+    profile = report.resolve_profile(args.profile)
+
+    if args.prepare:
+        written = report.prepare_notebooks(notebooks, profile=profile, dest=Path(args.prepare), configs=configs)
+        print(f"{len(written)} notebooks parameterised for the {profile} profile in {args.prepare}")
+        return 0
+
+    failed = drifted = False
+    if not args.no_run:
+        print(f"running {len(notebooks)} notebooks, profile {profile}", flush=True)
+
+        def on_start(i, n, nb):
+            print(f"[{i}/{n}] {nb.stem} ...", flush=True)
+
+        def on_done(i, n, result):
+            line = f"[{i}/{n}] {result.notebook}: {result.status} in {result.seconds:.1f} s on {result.device}"
+            if result.failed:
+                line += f"\n      {result.failed.describe()}"
+            print(line, flush=True)
+
+        with _sigterm_as_interrupt():
+            results = report.run_series(
+                notebooks,
+                profile=profile,
+                configs=configs,
+                timeout=args.timeout,
+                progress_bar=sys.stderr.isatty(),
+                on_start=on_start,
+                on_done=on_done,
+            )
+            if not args.no_render:
+                index = report.render_report(results, notebooks=notebooks_dir, configs=configs)
+                print(f"report: {index}")
+        print()
+        print(report.results_table(results))
+        failed = not all(r.ok for r in results)
+
+    if args.check:
+        rows = report.check_reference(Path(args.check), stems)
+        print()
+        print(report.drift_table(rows, verbose=args.verbose))
+        drifted = not all(r.ok for r in rows)
+
+    if args.record:
+        if failed:
+            raise UserError(f"not recording into {args.record}: a notebook failed; fix it and run again")
+        written = report.record_reference(Path(args.record), stems)
+        print(f"recorded {len(written)} reference files in {args.record}")
+    return 1 if failed or drifted else 0
