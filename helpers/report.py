@@ -884,7 +884,7 @@ def compare_metrics(stem: str, metrics: dict, reference: dict) -> list[Drift]:
             rows.append(Drift(stem, key, _fmt(ref_value), "missing", "present", False, "metric no longer saved"))
             continue
         value = new[key]
-        if _is_number(ref_value) and _is_number(value):
+        if _is_number(ref_value) and _is_number(value) and not (isinstance(ref_value, int) and isinstance(value, int)):
             diff = abs(value - ref_value)
             bound = tol["atol"] + tol["rtol"] * abs(ref_value)
             ok = math.isfinite(value) and diff <= bound
@@ -958,18 +958,27 @@ def check_reference(reference_dir: Path, notebooks: Sequence[str] | None = None)
     return rows
 
 
-def record_reference(reference_dir: Path, notebooks: Sequence[str]) -> list[Path]:
+def record_reference(reference_dir: Path, notebooks: Sequence[str], *, profile: str | None = None) -> list[Path]:
     """Write ``reference_dir/<nb>.json`` from this run's metrics.json and result images.
 
-    Per-key ``tolerances`` already in a reference file are kept.
+    ``profile``: refuse metrics saved under another profile.  Per-key ``tolerances`` already
+    in a reference file are kept.
     """
     reference_dir = Path(reference_dir)
-    reference_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    checked = []
     for stem in notebooks:
         metrics = _read_metrics(stem)
         if metrics is None:
             raise UserError(f"cannot record {stem}: outputs/{stem}/metrics.json is missing; run the notebook first")
+        if profile is not None and metrics.get("profile") != profile:
+            raise UserError(
+                f"cannot record {stem}: its metrics.json is from the {metrics.get('profile')} profile, "
+                f"not {profile}; run it with --profile {profile} first"
+            )
+        checked.append((stem, metrics))
+    reference_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, metrics in checked:
         folder = outputs_dir() / stem
         target = reference_dir / f"{stem}.json"
         old = json.loads(target.read_text(encoding="utf-8")) if target.is_file() else {}
@@ -983,9 +992,15 @@ def record_reference(reference_dir: Path, notebooks: Sequence[str]) -> list[Path
         }
         if old.get("tolerances"):
             record["tolerances"] = old["tolerances"]
-        atomic_write_text(target, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(target, _dump_json(record))
         written.append(target)
     return written
+
+
+def _dump_json(record: dict) -> str:
+    """Indented JSON with lists of numbers kept on one line (thumbnails stay readable in diffs)."""
+    text = json.dumps(record, indent=1, sort_keys=True)
+    return re.sub(r"\[\s*([-+0-9.eE,\s]+?)\s*\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text) + "\n"
 
 
 # ----------------------------------------------------------------------------- tables

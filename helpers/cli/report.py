@@ -147,6 +147,6 @@ def run_report(args: argparse.Namespace) -> int:
     if args.record:
         if failed:
             raise UserError(f"not recording into {args.record}: a notebook failed; fix it and run again")
-        written = report.record_reference(Path(args.record), stems)
+        written = report.record_reference(Path(args.record), stems, profile=profile)
         print(f"recorded {len(written)} reference files in {args.record}")
     return 1 if failed or drifted else 0

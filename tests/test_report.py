@@ -1,0 +1,412 @@
+"""helpers.report: profiles, the papermill runner, the HTML report, the regression check.
+
+The pipeline tests run a tiny fake series (a notebook that fails on purpose, a 2-second one that
+saves a seeded result image) in a temporary folder, so they take seconds; the real notebooks
+run once per `make test`, under nbval.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import report
+from helpers.cli import main
+from helpers.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+v4 = nbformat.v4
+
+
+# ----------------------------------------------------------------------------- a fake series
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = list(cells)
+    return nb
+
+
+def _parameters(source: str):
+    cell = v4.new_code_cell(source)
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+def make_fake_series(root: Path) -> tuple[Path, Path]:
+    """notebooks/{01-broken,02-tiny,03-slow}.ipynb and configs/{smoke,quick}/*.yaml under ``root``.
+
+    02-tiny writes its kernel's pid, sleeps SLEEP seconds (smoke: 30, so a test can kill it
+    mid-run; quick: 0), then saves a seeded result image and a figure.
+    """
+    nbs, configs = root / "notebooks", root / "configs"
+    nbs.mkdir(parents=True)
+    broken = _notebook(
+        v4.new_markdown_cell("# Broken on purpose\nFails in its third cell."),
+        _parameters('PROFILE = "quick"  # str: profile\nSEED = 0  # int: seed'),
+        v4.new_code_cell("x = 1"),
+        v4.new_code_cell("y = x + 1\nraise ValueError('deliberate failure')"),
+        v4.new_code_cell("z = 3"),
+    )
+    tiny = _notebook(
+        v4.new_markdown_cell("# Tiny\nA seeded random image and a figure."),
+        _parameters('PROFILE = "quick"  # str: profile\nSEED = 0  # int: seed\nSLEEP = 0.0  # float: seconds to wait'),
+        v4.new_code_cell(
+            "import os, time\nfrom helpers.runtime import outputs_dir\n"
+            '(outputs_dir("02-tiny") / "kernel.pid").write_text(str(os.getpid()))\ntime.sleep(SLEEP)'
+        ),
+        v4.new_code_cell("import matplotlib.pyplot as plt\nimport torch\nfrom helpers.runtime import NotebookRun"),
+        v4.new_code_cell('run = NotebookRun("02-tiny", seed=SEED, device="cpu", profile=PROFILE)'),
+        v4.new_code_cell(
+            "image = torch.rand(1, 3, 12, 16)\nweight = torch.randn(3, 3, 3, 3)\n"
+            "result = torch.nn.functional.conv2d(image, weight, padding=1).sigmoid()\n"
+            "run.save_image('result', result)\nfig, ax = plt.subplots(figsize=(2, 2))\nax.imshow(result[0].permute(1, 2, 0))"
+        ),
+        v4.new_code_cell("run.save_metrics(mean=float(result.mean()))"),
+    )
+    slow = _notebook(
+        v4.new_markdown_cell("# Slow"),
+        _parameters("SLEEP = 60.0  # float: seconds"),
+        v4.new_code_cell("import time"),
+        v4.new_code_cell("time.sleep(SLEEP)"),
+    )
+    for name, nb in (("01-broken", broken), ("02-tiny", tiny), ("03-slow", slow)):
+        nbformat.write(nb, str(nbs / f"{name}.ipynb"))
+    for profile, sleep in (("smoke", 30), ("quick", 0)):
+        (configs / profile).mkdir(parents=True)
+        (configs / profile / "01-broken.yaml").write_text(f"PROFILE: {profile}\n")
+        (configs / profile / "02-tiny.yaml").write_text(f"PROFILE: {profile}\nSLEEP: {sleep}\n")
+        (configs / profile / "03-slow.yaml").write_text("SLEEP: 60\n")
+    return nbs, configs
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    out = tmp_path / "outputs"
+    monkeypatch.setenv("HELPERS_OUTPUTS", str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    """The fake series 01-broken, 02-tiny run once (quick profile) and rendered."""
+    root = tmp_path_factory.mktemp("series")
+    nbs, configs = make_fake_series(root)
+    out = root / "outputs"
+    old = os.environ.get("HELPERS_OUTPUTS")
+    os.environ["HELPERS_OUTPUTS"] = str(out)
+    try:
+        notebooks = report.discover(nbs, ["01", "02"])
+        results = report.run_series(notebooks, profile="quick", configs=configs, timeout=120)
+        index = report.render_report(results, notebooks=nbs, configs=configs)
+    finally:
+        if old is None:
+            os.environ.pop("HELPERS_OUTPUTS")
+        else:
+            os.environ["HELPERS_OUTPUTS"] = old
+    return {"root": root, "notebooks": nbs, "configs": configs, "out": out, "results": results, "index": index}
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+def test_auto_profile_follows_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert report.resolve_profile("auto") == "quick"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert report.resolve_profile("auto") == "full"
+    assert report.resolve_profile("smoke") == "smoke"
+    with pytest.raises(UserError, match="unknown profile 'tiny'"):
+        report.resolve_profile("tiny")
+
+
+def test_discover_orders_and_selects(tmp_path):
+    for name in ("10-last", "02-b", "01-a", "notes", "3-bad"):
+        nbformat.write(_notebook(), str(tmp_path / f"{name}.ipynb"))
+    assert [p.stem for p in report.discover(tmp_path)] == ["01-a", "02-b", "10-last"]
+    assert [p.stem for p in report.discover(tmp_path, report.parse_only("10, 01-a"))] == ["01-a", "10-last"]
+    with pytest.raises(UserError, match=r"--only 07: no such notebook .* choose from 01-a, 02-b, 10-last"):
+        report.discover(tmp_path, ["07"])
+    with pytest.raises(UserError, match="no notebooks matching"):
+        report.discover(tmp_path / "empty")
+
+
+def test_every_notebook_has_all_three_profiles():
+    """configs/<profile>/<stem>.yaml exists for every notebook and names only its parameters."""
+    notebooks = report.discover(ROOT / "notebooks")
+    for notebook in notebooks:
+        names = set(report.notebook_parameters(notebook))
+        assert {"PROFILE", "SEED", "DEVICE"} <= names, notebook.name
+        for profile in report.PROFILES:
+            values = report.profile_parameters(notebook, profile, ROOT / "configs")
+            assert values.get("PROFILE") == profile, f"configs/{profile}/{notebook.stem}.yaml"
+    stems = {p.stem for p in notebooks}
+    for profile in report.PROFILES:
+        orphans = {p.stem for p in (ROOT / "configs" / profile).glob("*.yaml")} - stems
+        assert not orphans, f"configs/{profile} has files for no notebook: {orphans}"
+
+
+def test_bad_parameter_files_are_clear_errors(tmp_path):
+    nbs, configs = make_fake_series(tmp_path)
+    tiny = nbs / "02-tiny.ipynb"
+    assert report.profile_parameters(tiny, "smoke", configs) == {"PROFILE": "smoke", "SLEEP": 30}
+    with pytest.raises(UserError, match=r"no parameter file .*full/02-tiny.yaml"):
+        report.profile_parameters(tiny, "full", configs)
+    (configs / "smoke" / "02-tiny.yaml").write_text("SIZE: 64\nSLEEP: 1\n")
+    with pytest.raises(UserError, match=r"SIZE not in the parameters cell of 02-tiny.ipynb; valid names: PROFILE, SEED, SLEEP"):
+        report.profile_parameters(tiny, "smoke", configs)
+    (configs / "smoke" / "02-tiny.yaml").write_text("SLEEP: [1,\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        report.profile_parameters(tiny, "smoke", configs)
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(capsys):
+    assert main(["report", "--only", "99"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --only 99: no such notebook") and err.count("\n") == 1
+    assert main(["report", "--no-run"]) == 2
+    assert "--no-run does nothing without --check or --record" in capsys.readouterr().err
+    assert main(["report", "--timeout", "0"]) == 2
+
+
+# ----------------------------------------------------------------------------- running and rendering
+
+
+@pytest.mark.slow
+def test_failing_notebook_is_named_and_the_rest_still_run(series):
+    broken, tiny = series["results"]
+    assert broken.status == "failed" and tiny.status == "passed"
+    # cell 3 of the committed notebook (papermill's injected cells are not counted)
+    assert broken.failed.index == 3
+    assert broken.failed.source == "y = x + 1"
+    assert broken.failed.error == "ValueError: deliberate failure"
+    assert tiny.device.startswith("cpu") and tiny.parameters == {"PROFILE": "quick", "SLEEP": 0}
+    table = report.results_table(series["results"])
+    assert "01-broken  FAILED" in table and "cell 3 (In [" in table and "y = x + 1 -> ValueError: deliberate failure" in table
+    assert "1/2 passed" in table
+    executed = nbformat.read(str(series["out"] / "notebooks" / "02-tiny.ipynb"), as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'PROFILE = "quick"' in injected[0].source and "SLEEP = 0" in injected[0].source
+    assert json.loads((series["out"] / "notebooks" / "results.json").read_text())["results"][0]["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_report_pages(series):
+    folder = series["index"].parent
+    assert sorted(p.name for p in folder.iterdir()) == ["01-broken.html", "02-tiny.html", "index.html"]
+    index = series["index"].read_text()
+    assert 'href="01-broken.html"' in index and 'href="02-tiny.html"' in index
+    assert "FAILED" in index and "deliberate failure" in index and "<table" in index
+    page = (folder / "02-tiny.html").read_text()
+    assert page.count('<details class="report-code"') >= 5  # every code cell folded
+    assert '<details class="report-code" open=""' in page  # the injected parameters stay open
+    assert "data:image/png;base64," in page  # the figure is inline
+    assert "cpu (" in page and "SLEEP" in page and "configs/quick/02-tiny.yaml" in page
+    assert "require.min.js" not in page  # no require.js: nothing here needs it
+    broken = (folder / "01-broken.html").read_text()
+    assert "report-failure" in broken and "deliberate failure" in broken
+
+
+@pytest.mark.slow
+def test_a_notebook_past_its_time_limit_fails_naming_the_cell(series, outputs):
+    result = report.run_notebook(
+        series["notebooks"] / "03-slow.ipynb", profile="smoke", parameters={"SLEEP": 60}, out_dir=outputs / "notebooks", timeout=4
+    )
+    assert result.status == "failed" and result.seconds < 30
+    assert result.failed.index == 3 and result.failed.source == "time.sleep(SLEEP)"
+    assert "time limit of 4 s" in result.failed.error
+    assert (outputs / "notebooks" / "03-slow.ipynb").is_file()
+
+
+def _partials(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".") or ".part" in p.name]
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tmp_path):
+    """SIGTERM and then SIGINT mid-notebook: the previous complete outputs survive untouched,
+    no temporary file or kernel is left behind, and the next run completes with an image
+    bitwise identical to the first run's (same seed, CPU)."""
+    out = tmp_path / "outputs"
+    shutil.copytree(series["out"] / "notebooks", out / "notebooks")
+    shutil.copytree(series["out"] / "report", out / "report")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    env = {**os.environ, "HELPERS_OUTPUTS": str(out)}
+    cmd = [sys.executable, "-m", "helpers", "report", "--notebooks", str(series["notebooks"]), "--configs", str(series["configs"]), "--only", "02"]
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([*cmd, "--profile", "smoke"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pid_file = out / "02-tiny" / "kernel.pid"
+        try:
+            assert _wait_for(lambda f=pid_file: f.is_file() and f.read_text(), 60), "the notebook never started"
+            assert list((out / "notebooks").glob(".02-tiny.ipynb.*.part.ipynb")), "papermill is not writing to a temporary file"
+            kernel = int(pid_file.read_text())
+            proc.send_signal(sig)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, (stdout, stderr)
+        assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+        assert _wait_for(lambda k=kernel: not _pid_alive(k), 10), "the kernel outlived the run"
+        assert _partials(out) == []
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "02-tiny" not in p.parts} == before
+        shutil.rmtree(out / "02-tiny")
+
+    done = subprocess.run([*cmd, "--profile", "quick"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "02-tiny: passed" in done.stdout and "1/1 passed" in done.stdout
+    assert _partials(out) == []
+    assert nbformat.read(str(out / "notebooks" / "02-tiny.ipynb"), as_version=4).cells
+    assert sorted(p.name for p in (out / "report").iterdir()) == ["02-tiny.html", "index.html"]
+    first = (series["out"] / "02-tiny" / "result.png").read_bytes()
+    assert (out / "02-tiny" / "result.png").read_bytes() == first
+
+
+def test_prepare_writes_parameterised_unexecuted_copies(tmp_path, outputs):
+    nbs, configs = make_fake_series(tmp_path)
+    (outputs / "02-tiny").mkdir(parents=True)
+    (outputs / "02-tiny" / "metrics.json").write_text("{}")  # stale: must not survive
+    written = report.prepare_notebooks(report.discover(nbs, ["02"]), profile="smoke", dest=tmp_path / "nbval", configs=configs)
+    assert [p.name for p in written] == ["02-tiny.ipynb"]
+    nb = nbformat.read(str(written[0]), as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "SLEEP = 30" in injected[0].source and 'PROFILE = "smoke"' in injected[0].source
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    assert not (outputs / "02-tiny").exists()
+
+
+# ----------------------------------------------------------------------------- regression check
+
+
+def test_psnr_and_thumbnail_against_hand_computations():
+    a = np.full((8, 8, 3), 0.5)
+    assert report.psnr(a, a) == float("inf")
+    assert report.psnr(a, a + 0.1) == pytest.approx(20.0)  # mse 0.01 -> 10 log10(100)
+    rng = np.random.default_rng(0)
+    img = rng.random((32, 48, 3)).astype(np.float32)
+    expected = img.reshape(16, 2, 16, 3, 3).mean(axis=(1, 3))  # 2x3 blocks averaged
+    np.testing.assert_allclose(report.thumbnail(img, 16), expected, atol=1e-5)
+
+
+def _metrics(**numbers):
+    return {"profile": "smoke", "seed": 0, "device": "cpu", "seconds": 1.0, "images": [], "metrics": numbers}
+
+
+def test_compare_metrics_tolerances():
+    ref = _metrics(loss=100.0, residual=1e-9, steps=5, layers=["conv4_2"], solve_seconds=1.0, stats={"a": 2.0})
+    same = report.compare_metrics("nb", _metrics(loss=100.5, residual=3e-10, steps=5, layers=["conv4_2"], solve_seconds=9.0, stats={"a": 2.0}), ref)
+    assert all(r.ok for r in same)
+    assert {r.item for r in same} == {"loss", "residual", "steps", "layers[0]", "solve_seconds", "stats.a"}
+    assert next(r for r in same if r.item == "solve_seconds").tolerance == "not compared"
+
+    drifted = report.compare_metrics("nb", _metrics(loss=101.5, residual=1e-3, steps=6, layers=["conv4_1"], stats={"a": float("nan")}, extra=1.0), ref)
+    bad = {r.item: r for r in drifted if not r.ok}
+    assert set(bad) == {"loss", "residual", "steps", "layers[0]", "stats.a"}
+    assert bad["loss"].note == "+1.50%" and bad["loss"].reference == "100" and bad["loss"].value == "101.5"
+    assert next(r for r in drifted if r.item == "extra").ok  # new metrics are shown, not failed
+
+    missing = report.compare_metrics("nb", {**_metrics(), "profile": "quick"}, ref)
+    assert {r.item for r in missing if not r.ok} == {"profile", "loss", "residual", "steps", "layers[0]", "stats.a"}
+
+    loose = {**ref, "tolerances": {"loss": {"rtol": 0.05}, "steps": None}}
+    assert all(r.ok for r in report.compare_metrics("nb", _metrics(loss=103.0, residual=1e-9, steps=7, layers=["conv4_2"], stats={"a": 2.0}), loose))
+
+
+def _write_run(out: Path, stem: str, image: np.ndarray, **metrics) -> None:
+    folder = out / stem
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(folder / "result.png")
+    record = {**_metrics(**metrics), "notebook": stem, "images": ["result"]}
+    (folder / "metrics.json").write_text(json.dumps(record))
+
+
+def test_record_then_check_images_and_metrics(tmp_path, outputs):
+    rng = np.random.default_rng(1)
+    image = (rng.random((24, 40, 3)) * 255).astype(np.uint8)
+    _write_run(outputs, "04-x", image, loss=10.0)
+    ref_dir = tmp_path / "ref"
+    report.record_reference(ref_dir, ["04-x"], profile="smoke")
+    stored = json.loads((ref_dir / "04-x.json").read_text())
+    assert stored["images"]["result"]["shape"] == [24, 40, 3] and len(stored["images"]["result"]["thumbnail"]) == 16 * 16 * 3
+    rows = report.check_reference(ref_dir)
+    assert all(r.ok for r in rows) and any(r.note == "identical pixels" for r in rows)
+
+    nudged = image.copy()
+    nudged[::4, ::4] ^= 1  # a few pixels off by one grey level
+    _write_run(outputs, "04-x", nudged, loss=10.0)
+    row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
+    assert row.ok and row.note == "pixels differ, within tolerance"
+
+    _write_run(outputs, "04-x", 255 - image, loss=10.5)
+    rows = report.check_reference(ref_dir)
+    assert {r.item for r in rows if not r.ok} == {"image result", "loss"}
+    table = report.drift_table(rows)
+    assert "image result" in table and "DRIFT image drifted" in table and "DRIFT +5.00%" in table
+    assert "2 drifted" in table
+
+    _write_run(outputs, "04-x", image[:20], loss=10.0)
+    assert next(r for r in report.check_reference(ref_dir) if r.item == "image result").note == "shape changed"
+
+    (outputs / "04-x" / "metrics.json").unlink()
+    rows = report.check_reference(ref_dir, ["04-x", "05-y"])
+    assert [(r.notebook, r.item, r.ok) for r in rows] == [("04-x", "metrics.json", False), ("05-y", "reference", False)]
+
+    with pytest.raises(UserError, match="from the smoke profile, not quick"):
+        _write_run(outputs, "04-x", image, loss=10.0)
+        report.record_reference(ref_dir, ["04-x"], profile="quick")
+
+
+def test_stored_smoke_reference_is_small_json_for_existing_notebooks():
+    ref = ROOT / "tests" / "reference" / "smoke"
+    stems = {p.stem for p in report.discover(ROOT / "notebooks")}
+    files = sorted(ref.glob("*"))
+    assert files and all(p.suffix == ".json" and p.stat().st_size < 100_000 for p in files)
+    for path in files:
+        record = json.loads(path.read_text())
+        assert path.stem in stems and record["profile"] == "smoke" and record["notebook"] == path.stem
+
+
+# ----------------------------------------------------------------------------- committed notebooks
+
+
+def test_nbstripout_verify_fails_on_a_notebook_with_outputs(tmp_path):
+    """`make lint` runs `nbstripout --verify notebooks/*.ipynb`: clean now, and it would catch outputs."""
+    nbstripout = [sys.executable, "-m", "nbstripout", "--verify"]
+    committed = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert subprocess.run([*nbstripout, *committed], capture_output=True).returncode == 0
+    nb = nbformat.read(committed[0], as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    cell.outputs = [v4.new_output("stream", name="stdout", text="hello\n")]
+    dirty = tmp_path / "dirty.ipynb"
+    nbformat.write(nb, str(dirty))
+    assert subprocess.run([*nbstripout, str(dirty)], capture_output=True).returncode != 0
