@@ -557,7 +557,7 @@ PAGE_TEMPLATE = r"""
 {{ super() }}
 {%- set r = resources.report -%}
 <header class="report-header">
-  <nav><a href="index.html">&#8617; Contents</a>
+  <nav>{% if not r.index %}<a href="index.html">&#8617; Contents</a>{% endif %}
   {%- if r.prev %}<a href="{{ r.prev.href }}">&#8592; {{ r.prev.label | e }}</a>{% endif %}
   {%- if r.next %}<a href="{{ r.next.href }}">{{ r.next.label | e }} &#8594;</a>{% endif %}</nav>
   {%- if not r.index %}
@@ -587,7 +587,8 @@ PAGE_TEMPLATE = r"""
 {%- endblock body_header -%}
 {% block input_group -%}
 {%- set tags = cell.metadata.get('tags', []) -%}
-<details class="report-code"{% if 'injected-parameters' in tags %} open{% endif %}>
+{%- set failed = cell.outputs | selectattr('output_type', 'equalto', 'error') | list -%}
+<details class="report-code"{% if 'injected-parameters' in tags or failed %} open{% endif %}>
 <summary>code{% if 'injected-parameters' in tags %}: parameters injected by papermill{% elif 'parameters' in tags %}: default parameters{% endif %}</summary>
 {{ super() }}
 </details>
@@ -675,6 +676,7 @@ def render_report(
             nb = nbformat.read(result.executed, as_version=4)
             metrics = _read_metrics(result.notebook) or {}
             failed = result.failed
+            rows = _parameter_rows(result, nb, notebooks / f"{result.notebook}.ipynb")
             info = {
                 "index": False,
                 "title": result.title or result.notebook,
@@ -682,10 +684,10 @@ def render_report(
                 "status": result.status,
                 "profile": result.profile,
                 "device": metrics.get("device", result.device),
-                "seed": metrics.get("seed", result.parameters.get("SEED", "-")),
+                "seed": metrics.get("seed", next((p["value"] for p in rows if p["name"] == "SEED"), "-")),
                 "run_time": f"{_format_seconds(metrics.get('seconds'))} in the notebook, "
                 f"{_format_seconds(result.seconds)} with kernel start",
-                "parameters": _parameter_rows(result, nb, notebooks / f"{result.notebook}.ipynb"),
+                "parameters": rows,
                 "config": str(_relative(configs / result.profile / f"{result.notebook}.yaml")),
                 "failed": dataclasses.asdict(failed) if failed else None,
                 "failed_where": failed.describe().split(": ", 1)[0].split(" -> ")[0] if failed else "",
@@ -780,6 +782,8 @@ def _index_notebook(results: Sequence[NotebookResult], *, linked: set[str]) -> A
     ]
     for r in results:
         where = _md_cell_text(r.failed.describe()) if r.failed else ""
+        if r.failed and r.failed.cell_id and r.notebook in linked:
+            where = f"[{where}]({r.notebook}.html#cell-id={r.failed.cell_id})"
         status = "passed" if r.ok else "**FAILED**"
         table.append(f"| {r.notebook} | {status} | {r.seconds:.1f} | {_md_cell_text(r.device)} | {where} |")
     nb = v4.new_notebook()
