@@ -33,6 +33,7 @@ examples:
 recording a new reference (after an intended change of results):
   python -m helpers report --profile smoke --record tests/reference/smoke
   git diff tests/reference/smoke      # review what changed, then commit the JSON files
+  python -m helpers report --profile smoke --only 04 --record tests/reference/smoke   # one notebook
 The reference keeps, per notebook, the metrics.json numbers and for each result image its
 shape, pixel sha256 and a 16x16 thumbnail. Tolerances: helpers.report.TOLERANCES (losses and
 other numbers: rtol 1e-2 + atol 1e-6; images: thumbnail PSNR >= 30 dB; durations are not
