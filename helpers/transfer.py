@@ -921,10 +921,11 @@ def optimize(
     shapes = [("output", prep.shape)] + ([("style image", prep.style_shape)] if prep.style_shape else [])
     for what, (h, w) in shapes:
         if min(h, w) < smallest:
+            longer = math.ceil(smallest * max(h, w) / min(h, w))
             raise UserError(
                 f"{what} size {w}x{h} is too small for layer {deepest} (the network halves the size "
                 f"{int(math.log2(smallest))} times before it): each side needs at least {smallest} px; "
-                f"use --size {smallest} or larger"
+                f"use --size {longer} or larger"
             )
     chunk = max_batch or n
     _check_memory(prep.shape, min(chunk, n), [deepest], optimizer, history_size, dev)

@@ -1,0 +1,119 @@
+"""``stylize``: neural style transfer of one content image with one style image.
+
+    python -m helpers stylize CONTENT STYLE -o OUT.png [--size 256] [--steps 300] ...
+
+Every setting is checked before any work is done; bad input is one ``error:`` line and exit
+code 2 with no output file.  The result is written atomically.  Ctrl-C stops cleanly (exit
+130); with ``--save-on-interrupt`` the latest image goes to ``<OUT stem>.interrupted.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_SIZE = "256"
+DEFAULT_STEPS = 300
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .. import vgg
+
+    p = sub.add_parser(
+        "stylize",
+        help="neural style transfer (Gatys et al.): CONTENT in the style of STYLE",
+        description="Neural style transfer (Gatys et al.) with VGG-19 (Oxford/Caffe weights). "
+        "Steps count forward+backward passes for both optimisers.",
+    )
+    p.add_argument("content", metavar="CONTENT", help="content image file")
+    p.add_argument("style", metavar="STYLE", help="style image file")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)")
+    p.add_argument("--size", default=DEFAULT_SIZE, metavar="N|WxH",
+                   help=f"output size: N = longer side in pixels (aspect kept) or WxH exact (default {DEFAULT_SIZE})")
+    p.add_argument("--style-size", default=None, metavar="N|WxH", help="style image size (default: resized to the output size)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"function evaluations (default {DEFAULT_STEPS})")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate in [0, 1] pixel units (default 0.045 = Berkeley's 0.2 in normalised units)")
+    p.add_argument("--init", default="content", metavar="content|noise|style|FILE", help="starting image (default content)")
+    p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
+    p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
+    p.add_argument("--ratio", type=float, default=None, help="alpha/beta (default 1e-2, from notebook 03); not with --alpha/--beta")
+    p.add_argument("--content-layers", default=vgg.CONTENT_LAYER_PAPER, metavar="LAYERS",
+                   help="comma-separated names, optionally name:weight (default conv4_2); weights are normalised to sum to 1")
+    p.add_argument("--style-layers", default=",".join(vgg.STYLE_LAYERS), metavar="LAYERS",
+                   help="comma-separated names, optionally name:weight (default conv1_1,…,conv5_1, equal weights)")
+    p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg", help="default avg (the paper's choice)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--weights", default=None, metavar="FILE", help="VGG-19 weights file (.h5 or converted .pth); default the cached Caffe weights")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--save-on-interrupt", action="store_true", help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png")
+    p.set_defaults(func=run_stylize)
+
+
+def interrupted_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.interrupted.png")
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from .. import transfer
+    from ..errors import UserError
+    from ..images import SAVE_SUFFIXES, load_image, parse_size, save_image
+    from ..runtime import check_writable, get_device
+
+    # everything that can be checked cheaply is checked before loading the network
+    output = Path(args.output)
+    if output.suffix.lower() not in SAVE_SUFFIXES:
+        raise UserError(f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}")
+    check_writable(output)
+    for name in (args.content, args.style):
+        if Path(name).exists() and output.exists() and output.resolve() == Path(name).resolve():
+            raise UserError(f"output {output} is an input image; choose another -o path")
+    if args.save_on_interrupt:
+        check_writable(interrupted_path(output))
+    if args.steps <= 0:
+        raise UserError(f"--steps must be a positive number of function evaluations, got {args.steps}")
+    parse_size(args.size)
+    parse_size(args.style_size)
+    if args.ratio is not None and (args.alpha is not None or args.beta is not None):
+        raise UserError("give either --ratio or --alpha/--beta, not both")
+    content_layers = transfer.layer_weights(args.content_layers, what="content layer")
+    style_layers = transfer.layer_weights(args.style_layers, what="style layer")
+    get_device(args.device)
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise UserError(f"--weights {args.weights}: file not found")
+    content = load_image(args.content)
+    style = load_image(args.style)
+    init = args.init
+    if init not in transfer.INITS:
+        init = load_image(init)
+    options = dict(
+        size=args.size, style_size=args.style_size, steps=args.steps, optimizer=args.optimizer,
+        init=init, content_layers=content_layers, style_layers=style_layers, tv_weight=args.tv_weight,
+        pooling=args.pooling, seed=args.seed, device=args.device, weights=args.weights or "caffe",
+        progress=not args.no_progress, desc="stylize",
+    )
+    if args.lr is not None:
+        options["lr"] = args.lr
+    if args.ratio is not None:
+        options["ratio"] = args.ratio
+    elif args.alpha is not None or args.beta is not None:
+        options["alpha"] = 1.0 if args.alpha is None else args.alpha
+        options["beta"] = 1.0 if args.beta is None else args.beta
+    try:
+        result = transfer.stylize(content, style, **options)
+    except transfer.Interrupted as stop:
+        partial = stop.partial
+        done = f"after {partial.evaluations} evaluations" if partial is not None else "before the first evaluation"
+        if args.save_on_interrupt and partial is not None:
+            path = save_image(interrupted_path(output), partial.image)
+            print(f"interrupted {done}; latest image saved to {path}", file=sys.stderr)
+        else:
+            hint = "" if args.save_on_interrupt else " (use --save-on-interrupt to keep the latest image)"
+            print(f"interrupted {done}; nothing written{hint}", file=sys.stderr)
+        return 130
+    save_image(output, result.image)
+    print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}): {result.summary()}")
+    return 0

@@ -1,0 +1,203 @@
+"""``python -m helpers stylize``: success line, one-line errors with exit 2, no output on failure, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import file_hashes
+
+from helpers import transfer, vgg
+from helpers.cli import main
+from helpers.images import load_image, save_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def random_state():
+    torch.manual_seed(0)
+    feats = vgg._build_features(vgg.LAYER_INDEX["conv5_4"], "max")
+    return {f"features.{k}": v * 0.5 for k, v in feats.state_dict().items()}
+
+
+@pytest.fixture
+def inputs(tmp_path, monkeypatch, random_state):
+    """Two small images on disk and a randomly initialised VGG (the CLI's plumbing does not depend on weights)."""
+    monkeypatch.setattr(transfer, "_state_dict", lambda key: random_state)
+    g = np.random.default_rng(0)
+    content = tmp_path / "content.png"
+    style = tmp_path / "style.jpg"
+    save_image(content, g.random((24, 32, 3)))
+    save_image(style, g.random((40, 40, 3)))
+    return content, style
+
+
+def _run(argv, capsys):
+    code = main(["stylize", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_success_writes_the_image_and_one_summary_line(inputs, tmp_path, capsys):
+    content, style = inputs
+    out = tmp_path / "out.png"
+    code, stdout, _ = _run([content, style, "-o", out, "--size", "32", "--steps", "3", "--no-progress"], capsys)
+    assert code == 0
+    image = load_image(out)
+    assert image.shape == (24, 32, 3)
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 1 and "3 evaluations (lbfgs)" in lines[0] and "on cpu" in lines[0] and "total" in lines[0]
+
+
+def test_options_reach_the_loop(inputs, tmp_path, capsys, monkeypatch):
+    content, style = inputs
+    seen = {}
+    real = transfer.stylize
+
+    def spy(c, s, **kwargs):
+        seen.update(kwargs)
+        return real(c, s, **kwargs)
+
+    monkeypatch.setattr(transfer, "stylize", spy)
+    out = tmp_path / "o.png"
+    code, _, _ = _run([content, style, "-o", out, "--size", "32x16", "--steps", "2", "--optimizer", "adam", "--lr", "0.01",
+                       "--init", "noise", "--ratio", "1e-3", "--content-layers", "conv3_1", "--style-layers", "conv1_1:1,conv2_1:3",
+                       "--tv-weight", "2", "--pooling", "max", "--seed", "5", "--no-progress"], capsys)
+    assert code == 0 and load_image(out).shape == (16, 32, 3)
+    assert seen["optimizer"] == "adam" and seen["lr"] == 0.01 and seen["init"] == "noise" and seen["ratio"] == 1e-3
+    assert seen["content_layers"] == {"conv3_1": 1.0} and seen["style_layers"] == {"conv1_1": 0.25, "conv2_1": 0.75}
+    assert seen["tv_weight"] == 2.0 and seen["pooling"] == "max" and seen["seed"] == 5 and seen["progress"] is False
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "--steps must be a positive"),
+        (["--steps", "-5"], "--steps must be a positive"),
+        (["--size", "0"], "must be positive"),
+        (["--size", "abc"], "use N .longer side. or WxH"),
+        (["--size", "8"], "at least 16 px"),
+        (["--style-layers", "conv1_1,conv9_9"], "unknown style layer name.*valid names"),
+        (["--style-layers", "conv1_1:-1,conv2_1"], "must be finite and >= 0"),
+        (["--content-layers", "conv4_2:0"], "all content layer weights are zero"),
+        (["--ratio", "1e-3", "--alpha", "1"], "either --ratio or --alpha/--beta"),
+        (["--alpha", "0", "--beta", "0"], "alpha and beta are both 0"),
+        (["--alpha", "-1", "--beta", "1"], "alpha must be finite and >= 0"),
+        (["--device", "cuda"], "no CUDA GPU"),
+        (["--weights", "missing.pth"], "file not found"),
+        (["--optimizer", "adam", "--lr", "1e30", "--steps", "30"], "non-finite .*at evaluation.*learning rate"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, capsys, extra, message):
+    if extra[:2] == ["--device", "cuda"] and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    content, style = inputs
+    before = file_hashes(content, style)
+    out = tmp_path / "out.png"
+    code, stdout, stderr = _run([content, style, "-o", out, "--size", "32", "--steps", "2", "--no-progress", *extra], capsys)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    import re
+
+    assert re.search(message, lines[0]), lines[0]
+    assert not out.exists() and list(tmp_path.glob("*.part")) == [] and list(tmp_path.glob(".out.png*")) == []
+    assert file_hashes(content, style) == before
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "file not found"),
+        ("directory", "is a directory"),
+        ("empty", "file is empty"),
+        ("text", "not a readable image"),
+        ("outdir", "output folder .* does not exist"),
+        ("outsuffix", "unknown image suffix"),
+        ("overwrite", "is an input image"),
+    ],
+)
+def test_bad_files_exit_2(inputs, tmp_path, capsys, case, message):
+    content, style = inputs
+    out = tmp_path / "out.png"
+    if case == "missing":
+        content = tmp_path / "nope.png"
+    elif case == "directory":
+        content = tmp_path
+    elif case == "empty":
+        content = tmp_path / "empty.png"
+        content.write_bytes(b"")
+    elif case == "text":
+        content = tmp_path / "text.png"
+        content.write_text("not an image")
+    elif case == "outdir":
+        out = tmp_path / "missing" / "out.png"
+    elif case == "outsuffix":
+        out = tmp_path / "out.xyz"
+    elif case == "overwrite":
+        out = content
+    before = file_hashes(content, style)
+    code, _, stderr = _run([content, style, "-o", out, "--size", "32", "--steps", "1", "--no-progress"], capsys)
+    assert code == 2 and stderr.count("\n") == 1 and stderr.startswith("error: ")
+    import re
+
+    assert re.search(message, stderr), stderr
+    assert file_hashes(content, style) == before
+    if case != "overwrite":
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, capsys, monkeypatch, save):
+    content, style = inputs
+    calls = {"n": 0}
+    real_tell = transfer._BatchedLBFGS.tell
+
+    def tell(self, f, g):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real_tell(self, f, g)
+
+    monkeypatch.setattr(transfer._BatchedLBFGS, "tell", tell)
+    out = tmp_path / "out.png"
+    argv = [content, style, "-o", out, "--size", "32", "--steps", "50", "--no-progress"] + (["--save-on-interrupt"] if save else [])
+    code, _, stderr = _run(argv, capsys)
+    assert code == 130 and "interrupted after" in stderr
+    assert not out.exists()
+    saved = tmp_path / "out.interrupted.png"
+    assert saved.exists() == save
+    if save:
+        assert load_image(saved).shape == (24, 32, 3) and "saved to" in stderr
+    else:
+        assert "nothing written" in stderr and list(tmp_path.glob("*.png")) == [content]
+
+
+@pytest.mark.weights
+def test_real_sigint_in_a_subprocess(tmp_path):
+    """A real SIGINT to a running `python -m helpers stylize` exits 130, saving only when asked."""
+    out = tmp_path / "out.png"
+    cmd = [sys.executable, "-m", "helpers", "stylize", str(ROOT / "data/nst/content/tubingen.jpg"),
+           str(ROOT / "data/nst/style/starry_night.jpg"), "-o", str(out), "--size", "32", "--steps", "100000",
+           "--save-on-interrupt"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # wait until the progress bar shows evaluations, then interrupt
+    deadline = time.monotonic() + 60
+    seen = ""
+    while time.monotonic() < deadline and "eval" not in seen:
+        seen += proc.stderr.read(1)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    assert not out.exists() and (tmp_path / "out.interrupted.png").exists()
