@@ -410,3 +410,25 @@ def test_nbstripout_verify_fails_on_a_notebook_with_outputs(tmp_path):
     dirty = tmp_path / "dirty.ipynb"
     nbformat.write(nb, str(dirty))
     assert subprocess.run([*nbstripout, str(dirty)], capture_output=True).returncode != 0
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+@pytest.mark.weights
+def test_style_transfer_result_images_are_bitwise_identical_on_cpu(tmp_path):
+    """Two runs with the same seed give the same PNG bytes (the smoke reference relies on it);
+    another seed gives another image, so the comparison can fail."""
+    from helpers import transfer
+    from helpers.assets import asset_path
+    from helpers.images import load_image, resize, save_image
+
+    content, style = (resize(load_image(asset_path(f"nst/{name}")), 32) for name in ("content/tubingen.jpg", "style/starry_night.jpg"))
+    kwargs = {"size": 32, "steps": 2, "init": "noise", "device": "cpu", "progress": False}
+    paths = []
+    for run, seed in enumerate((0, 0, 1)):
+        result = transfer.stylize(content, style, seed=seed, **kwargs)
+        paths.append(save_image(tmp_path / f"run{run}.png", result.image))
+    first, again, other = (p.read_bytes() for p in paths)
+    assert first == again
+    assert first != other
