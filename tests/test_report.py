@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -432,3 +433,22 @@ def test_style_transfer_result_images_are_bitwise_identical_on_cpu(tmp_path):
     first, again, other = (p.read_bytes() for p in paths)
     assert first == again
     assert first != other
+
+
+def test_nbval_sanitizers_as_nbval_reads_them():
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text())
+    assert len(patterns) == 6  # every section parsed (an empty "replace:" would be dropped silently)
+
+    def sanitize(text: str) -> str:
+        for regex, replace in patterns:
+            text = re.sub(regex, replace, text)
+        return text
+
+    assert sanitize("<helpers.vgg.VGGFeatures object at 0x7f3a2b1c4d50>") == "<helpers.vgg.VGGFeatures object at 0xADDRESS>"
+    assert sanitize("stylize:  40%|####      | 4/10 [00:01<00:02,  2.51it/s]\rstylize: 100%|##########| 10/10 [00:03<00:00,  3.02it/s]") == "stylize: PROGRESS"
+    assert sanitize("solved in 0.42 s (12 ms per channel)") == "solved in TIME (TIME per channel)"
+    assert sanitize("device: cpu (2 threads); photo 64x48 px") == "device: DEVICE; photo 64x48 px"
+    assert sanitize("PosixPath('/work/main/outputs/01-vgg-setup/a.png')") == "PosixPath('<ROOT>/outputs/01-vgg-setup/a.png')"
+    assert sanitize("max abs error 3.1e-12 at step 5") == "max abs error 3.1e-12 at step 5"
