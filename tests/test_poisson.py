@@ -1,0 +1,418 @@
+"""Gradient-domain fusion: every guarantee of issue 4, checked against independent oracles.
+
+The oracle for blending assembles Pérez et al.'s discrete system (Eq. 7 with the guidance of
+Eq. 11 / 13) pixel by pixel with Python loops and solves it with ``scipy.sparse.linalg.spsolve``
+— nothing from ``helpers`` is used to build it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from helpers import gradients, poisson
+from helpers.errors import UserError
+
+NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def oracle_system(src, tgt, mask, mode="poisson", offset=(0, 0)):
+    """Loop-assembled ``A``, ``b`` (per channel) and Omega for the blend of ``src`` into ``tgt``."""
+    src = np.asarray(src, dtype=np.float64)
+    tgt = np.asarray(tgt, dtype=np.float64)
+    src3 = src if src.ndim == 3 else src[..., None]
+    tgt3 = tgt if tgt.ndim == 3 else tgt[..., None]
+    h, w, c = tgt3.shape
+    hs, ws = src3.shape[:2]
+    dy, dx = offset
+    omega = np.zeros((h, w), dtype=bool)
+    for i in range(hs):
+        for j in range(ws):
+            if mask[i, j] and 0 <= i + dy < h and 0 <= j + dx < w:
+                omega[i + dy, j + dx] = True
+    index = {}
+    for y in range(h):
+        for x in range(w):
+            if omega[y, x]:
+                index[(y, x)] = len(index)
+    n = len(index)
+    a = sp.lil_matrix((n, n))
+    b = np.zeros((n, c))
+    for (y, x), k in index.items():
+        for oy, ox in NEIGHBOURS:
+            qy, qx = y + oy, x + ox
+            if not (0 <= qy < h and 0 <= qx < w):
+                continue  # no neighbour outside the image: natural Neumann edge
+            a[k, k] += 1
+            gt = tgt3[y, x] - tgt3[qy, qx]
+            sy, sx, ty, tx = y - dy, x - dx, qy - dy, qx - dx
+            if 0 <= ty < hs and 0 <= tx < ws:
+                gs = src3[sy, sx] - src3[ty, tx]
+            else:
+                gs = gt
+            if mode == "mixed":
+                v = np.where(np.abs(gs) >= np.abs(gt), gs, gt)  # ties go to the source
+            else:
+                v = gs
+            b[k] += v
+            if (qy, qx) in index:
+                a[k, index[(qy, qx)]] -= 1
+            else:
+                b[k] += tgt3[qy, qx]
+    return a.tocsc(), b, omega
+
+
+def oracle_blend(src, tgt, mask, mode="poisson", offset=(0, 0)):
+    a, b, omega = oracle_system(src, tgt, mask, mode, offset)
+    tgt3 = np.asarray(tgt, dtype=np.float64)
+    tgt3 = tgt3 if tgt3.ndim == 3 else tgt3[..., None]
+    out = tgt3.copy()
+    if b.shape[0]:
+        out[omega] = spla.spsolve(a, b).reshape(b.shape)
+    return out if np.asarray(tgt).ndim == 3 else out[..., 0]
+
+
+def residual_against_oracle(result, src, tgt, mask, mode="poisson", offset=(0, 0)):
+    a, b, omega = oracle_system(src, tgt, mask, mode, offset)
+    img = result.image if result.image.ndim == 3 else result.image[..., None]
+    x = img[omega]
+    return np.linalg.norm(b - a @ x, axis=0) / np.linalg.norm(b, axis=0)
+
+
+def smooth_image(rng, h, w, c=3):
+    """A smooth random colour image in [0, 1] (sums of low-frequency waves), float32."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    out = np.zeros((h, w, c))
+    for k in range(c):
+        for _ in range(3):
+            fy, fx, ph = rng.uniform(0.5, 4, 2).tolist() + [rng.uniform(0, 6)]
+            out[..., k] += np.sin(2 * np.pi * (fy * y + fx * x) + ph)
+    out = (out - out.min()) / (out.max() - out.min())
+    return out.astype(np.float32) if c > 1 else out[..., 0].astype(np.float32)
+
+
+def blob_mask(h, w, cy, cx, radius, *, wobble=0.25, lobes=5):
+    yy, xx = np.mgrid[0:h, 0:w]
+    th = np.arctan2(yy - cy, xx - cx)
+    r = np.hypot(yy - cy, xx - cx)
+    return r < radius * (1 - wobble + wobble * np.sin(lobes * th))
+
+
+@pytest.fixture
+def scene(rng):
+    h, w = 36, 44
+    src = smooth_image(rng, h, w)
+    tgt = smooth_image(rng, h, w)
+    mask = blob_mask(h, w, 18, 22, 14)
+    return src, tgt, mask
+
+
+# --------------------------------------------------------------------------- operators
+
+
+def test_forward_differences_match_np_diff(rng):
+    img = rng.random((7, 9))
+    dx, dy = gradients.forward_differences(img.shape)
+    gx, gy = gradients.gradients(img)
+    np.testing.assert_allclose((dx @ img.ravel()).reshape(7, 8), np.diff(img, axis=1))
+    np.testing.assert_allclose((dy @ img.ravel()).reshape(6, 9), np.diff(img, axis=0))
+    np.testing.assert_allclose(gx, np.diff(img, axis=1))
+    np.testing.assert_allclose(gy, np.diff(img, axis=0))
+
+
+def test_masked_laplacian_matches_loop_oracle(rng):
+    h, w = 9, 11
+    mask = rng.random((h, w)) < 0.6
+    mask[0, :] = True  # touches the border
+    pins = np.zeros((h, w))
+    pins[0, 3] = 0.5
+    a = gradients.masked_laplacian(mask, pins=pins).toarray()
+    coords = list(zip(*np.nonzero(mask)))
+    index = {p: k for k, p in enumerate(coords)}
+    want = np.zeros((len(coords), len(coords)))
+    for (y, x), k in index.items():
+        want[k, k] = pins[y, x]
+        for oy, ox in NEIGHBOURS:
+            qy, qx = y + oy, x + ox
+            if 0 <= qy < h and 0 <= qx < w:
+                want[k, k] += 1
+                if (qy, qx) in index:
+                    want[k, index[(qy, qx)]] = -1
+    np.testing.assert_array_equal(a, want)
+    # full mask, no pins: the Neumann grid Laplacian D^T D
+    full = gradients.masked_laplacian(np.ones((h, w), bool)).toarray()
+    np.testing.assert_array_equal(full, gradients.grid_laplacian((h, w)).toarray())
+
+
+@pytest.mark.parametrize("case", ["interior", "corner", "all_borders", "pins", "thin", "one_pixel"])
+def test_system_operators_and_solve_match_sparse(rng, case):
+    h, w = 29, 37
+    pins = None
+    if case == "interior":
+        mask = blob_mask(h, w, 14, 18, 11)
+    elif case == "corner":  # touches bottom and right: Neumann on those sides
+        mask = rng.random((h, w)) < 0.9
+        mask[:3] = False
+        mask[:, :4] = False
+    elif case == "all_borders":
+        mask = rng.random((h, w)) < 0.85
+    elif case == "pins":
+        mask = np.ones((h, w), bool)
+        pins = np.zeros((h, w))
+        pins[0, 0] = 1.0
+    elif case == "thin":
+        mask = np.zeros((h, w), bool)
+        mask[3:26, 9] = True
+        mask[14, 2:35] = True
+    else:
+        mask = np.zeros((h, w), bool)
+        mask[10, 12] = True
+    system = poisson.PoissonSystem(mask, pins=pins)
+    a = gradients.masked_laplacian(mask, pins=pins)
+    ys, xs = np.nonzero(mask)
+    oy, ox = system.origin
+    x = rng.random((2,) + system.shape) * system.inside32
+    ax = system.apply(x)
+    np.testing.assert_allclose(ax[:, ys - oy, xs - ox].T, a @ x[:, ys - oy, xs - ox].T, atol=1e-12)
+    assert not np.any(ax * (1 - system.inside32))
+    # the stencil-free products of the two preconditioner parts equal A times their output
+    r = (rng.random((2,) + system.shape) * system.inside32).astype(np.float32)
+    y, ay = system.box_solve(r)
+    np.testing.assert_allclose(ay, system.apply(y), rtol=0, atol=2e-5 * np.abs(ay).max())
+    if system.coarse is not None:
+        v, av = system.coarse_solve(r)
+        np.testing.assert_allclose(av, system.apply(v.astype(np.float64)), rtol=0, atol=2e-4 * np.abs(av).max())
+    # the solve against spsolve
+    b = rng.random((2,) + system.shape) * system.inside32
+    sol, info = poisson.solve(system, b, tol=1e-10)
+    want = spla.spsolve(a.tocsc(), b[:, ys - oy, xs - ox].T)
+    assert info.converged and np.all(info.residual <= 1e-10)
+    np.testing.assert_allclose(sol[:, ys - oy, xs - ox].T, want, atol=1e-7 * max(1.0, np.abs(want).max()))
+
+
+def test_coarse_matrix_is_galerkin_product(rng):
+    h, w = 40, 52
+    mask = blob_mask(h, w, 20, 26, 17)
+    mask[0:6, 0:5] = True
+    system = poisson.PoissonSystem(mask)
+    co = system.coarse
+    a = gradients.masked_laplacian(mask)
+    ys, xs = np.nonzero(mask)
+    oy, ox = system.origin
+    z = co.prolong(np.eye(co.n), dtype=np.float64)[:, ys - oy, xs - ox].T  # explicit Z (n x nc)
+    want = z.T @ (a @ z)
+    got = co.matrix.toarray()
+    # equal up to the relative diagonal regularisation (1e-8)
+    np.testing.assert_allclose(got, want, atol=2e-8 * np.abs(want).max())
+    r = rng.random((1,) + system.shape) * system.inside32
+    np.testing.assert_allclose(co.restrict(r)[:, 0], z.T @ r[0, ys - oy, xs - ox], atol=1e-9)
+
+
+# --------------------------------------------------------------------------- toy problem
+
+
+def test_toy_reconstruction_is_exact_on_the_sample():
+    from helpers.assets import asset_path
+    from helpers.images import load_image
+
+    image = load_image(asset_path("gdf/toy_problem.png"), mode="L")
+    result = poisson.toy_reconstruct(image)
+    assert result.max_abs_error <= 1e-6
+    assert result.image.shape == image.shape
+    gx, gy = result.gradients
+    np.testing.assert_allclose(gx, np.diff(image.astype(np.float64), axis=1), atol=1e-12)
+    np.testing.assert_allclose(gy, np.diff(image.astype(np.float64), axis=0), atol=1e-12)
+
+
+def test_toy_naive_agrees_with_fast(rng):
+    image = rng.random((9, 12))
+    fast = poisson.toy_reconstruct(image)
+    naive = poisson.toy_reconstruct_naive(image)
+    assert fast.max_abs_error <= 1e-9
+    np.testing.assert_allclose(naive.image, image, atol=1e-6)
+    np.testing.assert_allclose(fast.image, naive.image, atol=1e-6)
+
+
+def test_toy_rejects_bad_input():
+    with pytest.raises(UserError, match="grey"):
+        poisson.toy_reconstruct(np.zeros((1, 5)))
+    with pytest.raises(UserError, match="NaN"):
+        poisson.toy_reconstruct(np.full((4, 4), np.nan))
+
+
+# --------------------------------------------------------------------------- blending guarantees
+
+
+@pytest.mark.parametrize("mode", ["poisson", "mixed"])
+def test_blend_matches_oracle_and_keeps_outside_exact(scene, mode):
+    src, tgt, mask = scene
+    src_before, tgt_before, mask_before = src.copy(), tgt.copy(), mask.copy()
+    result = poisson.blend(src, tgt, mask, mode=mode)
+    # outside the mask: the target, bit for bit
+    assert np.array_equal(result.image[~mask], tgt[~mask].astype(np.float64))
+    # inside: the exact discrete solution
+    want = oracle_blend(src, tgt, mask, mode)
+    np.testing.assert_allclose(result.image, want, atol=1e-5)
+    assert np.all(residual_against_oracle(result, src, tgt, mask, mode) <= 1e-6)
+    assert np.all(result.residual <= 1e-6)
+    assert result.unknowns == mask.sum() and result.mode == mode
+    # inputs untouched
+    assert np.array_equal(src, src_before) and np.array_equal(tgt, tgt_before) and np.array_equal(mask, mask_before)
+
+
+def test_mixed_takes_larger_gradient_with_ties_to_source(rng):
+    h, w = 20, 24
+    tgt = smooth_image(rng, h, w, 1)
+    stripes = np.zeros((h, w), np.float32)
+    stripes[:, ::4] = 1.0  # strong source edges
+    mask = np.zeros((h, w), bool)
+    mask[5:15, 6:18] = True
+    mixed = poisson.blend(stripes, tgt, mask, mode="mixed")
+    np.testing.assert_allclose(mixed.image, oracle_blend(stripes, tgt, mask, "mixed"), atol=1e-5)
+    # identical gradients everywhere (source == target + constant): ties -> source -> same as Poisson
+    shifted = np.clip(tgt + 0.0, 0, 1)
+    a = poisson.blend(shifted, tgt, mask, mode="mixed").image
+    b = poisson.blend(shifted, tgt, mask, mode="poisson").image
+    np.testing.assert_allclose(a, b, atol=1e-9)
+    # a flat source: the target gradient is larger everywhere, so mixed keeps the target
+    flat = np.full((h, w), 0.5, np.float32)
+    kept = poisson.blend(flat, tgt, mask, mode="mixed")
+    np.testing.assert_allclose(kept.image, tgt, atol=1e-5)
+
+
+def test_empty_mask_returns_target(scene):
+    src, tgt, _ = scene
+    result = poisson.blend(src, tgt, np.zeros(tgt.shape[:2], bool))
+    assert np.array_equal(result.image, tgt.astype(np.float64))
+    assert result.unknowns == 0
+
+
+def test_source_equal_to_target_returns_target(scene):
+    _, tgt, mask = scene
+    for mode in ("poisson", "mixed"):
+        result = poisson.blend(tgt, tgt, mask, mode=mode)
+        np.testing.assert_array_equal(result.image, tgt.astype(np.float64))
+
+
+@pytest.mark.parametrize("where", ["top_left", "bottom_right", "full_width", "all_but_one"])
+def test_mask_touching_the_border(rng, where):
+    h, w = 30, 34
+    src, tgt = smooth_image(rng, h, w), smooth_image(rng, h, w)
+    mask = np.zeros((h, w), bool)
+    if where == "top_left":
+        mask[:12, :15] = True
+    elif where == "bottom_right":
+        mask[20:, 25:] = True
+        mask[10:, 30:] = True
+    elif where == "full_width":
+        mask[8:20, :] = True
+    else:
+        mask[:] = True
+        mask[15, 17] = False  # one Dirichlet pixel anchors the whole image
+    result = poisson.blend(src, tgt, mask)
+    np.testing.assert_allclose(result.image, oracle_blend(src, tgt, mask), atol=1e-4)
+    assert np.all(residual_against_oracle(result, src, tgt, mask) <= 1e-6)
+    assert np.array_equal(result.image[~mask], tgt[~mask].astype(np.float64))
+
+
+def test_offset_places_and_crops(rng):
+    src = smooth_image(rng, 16, 20)
+    tgt = smooth_image(rng, 30, 40)
+    mask = blob_mask(16, 20, 8, 10, 7)
+    for offset in [(5, 12), (-3, 30), (22, -4)]:  # inside, cropped right, cropped bottom-left
+        result = poisson.blend(src, tgt, mask, offset=offset)
+        want = oracle_blend(src, tgt, mask, offset=offset)
+        np.testing.assert_allclose(result.image, want, atol=1e-5)
+        assert np.array_equal(result.mask, poisson.place_mask(mask, (30, 40), offset))
+        assert np.array_equal(result.image[~result.mask], tgt[~result.mask].astype(np.float64))
+        assert np.all(residual_against_oracle(result, src, tgt, mask, offset=offset) <= 1e-6)
+    with pytest.raises(UserError, match="entirely outside"):
+        poisson.blend(src, tgt, mask, offset=(100, 0))
+
+
+def test_alpha_channel_is_the_mask(scene):
+    src, tgt, mask = scene
+    rgba = np.concatenate([src, np.where(mask, 0.9, 0.1)[..., None].astype(np.float32)], axis=2)
+    via_alpha = poisson.blend(rgba, tgt)
+    via_mask = poisson.blend(src, tgt, mask)
+    np.testing.assert_array_equal(via_alpha.image, via_mask.image)
+    with pytest.raises(UserError, match="alpha"):
+        poisson.blend(src, tgt)
+
+
+def test_grey_and_colour(scene):
+    src, tgt, mask = scene
+    grey = poisson.blend(src[..., 0], tgt[..., 0], mask)
+    assert grey.image.ndim == 2
+    colour = poisson.blend(src, tgt, mask)
+    np.testing.assert_allclose(grey.image, colour.image[..., 0], atol=1e-6)
+    np.testing.assert_allclose(grey.image, oracle_blend(src[..., 0], tgt[..., 0], mask), atol=1e-5)
+    mixed_kinds = poisson.blend(src[..., 0], tgt, mask)  # grey source into a colour target
+    assert mixed_kinds.image.shape == tgt.shape
+    rgb_src = np.repeat(src[..., :1], 3, axis=2)
+    np.testing.assert_allclose(mixed_kinds.image, poisson.blend(rgb_src, tgt, mask).image, atol=1e-9)
+
+
+def test_anti_aliased_mask_threshold(scene):
+    src, tgt, mask = scene
+    soft = np.where(mask, 0.6, 0.4)
+    np.testing.assert_array_equal(poisson.blend(src, tgt, soft).mask, mask)
+    assert poisson.MASK_THRESHOLD == 0.5
+
+
+def test_bad_blend_inputs_raise_user_errors(scene):
+    src, tgt, mask = scene
+    with pytest.raises(UserError, match="36x44"):
+        poisson.blend(src[:30], tgt, mask[:30])
+    with pytest.raises(UserError, match="mask is 36x40"):
+        poisson.blend(src, tgt, mask[:, :40])
+    with pytest.raises(UserError, match="whole target"):
+        poisson.blend(src, tgt, np.ones(mask.shape, bool))
+    with pytest.raises(UserError, match="mode"):
+        poisson.blend(src, tgt, mask, mode="average")
+    with pytest.raises(UserError, match="NaN"):
+        poisson.blend(np.full_like(src, np.nan), tgt, mask)
+    with pytest.raises(UserError, match="dtype"):
+        poisson.blend((src * 255).astype(np.uint8), tgt, mask)
+    with pytest.raises(UserError, match="offset"):
+        poisson.blend(src, tgt, mask, offset=(1.5, 2))
+
+
+def test_several_components_and_holes(rng):
+    h, w = 40, 48
+    src, tgt = smooth_image(rng, h, w), smooth_image(rng, h, w)
+    mask = blob_mask(h, w, 20, 24, 16, wobble=0.1)
+    mask[16:24, 20:28] = False  # a hole
+    mask[2:6, 2:9] = True  # a separate island
+    result = poisson.blend(src, tgt, mask, mode="mixed")
+    np.testing.assert_allclose(result.image, oracle_blend(src, tgt, mask, "mixed"), atol=1e-5)
+    assert np.all(residual_against_oracle(result, src, tgt, mask, "mixed") <= 1e-6)
+
+
+def test_relative_residual_helper_agrees_with_oracle(scene):
+    src, tgt, mask = scene
+    result = poisson.blend(src, tgt, mask, mode="mixed")
+    np.testing.assert_allclose(
+        poisson.relative_residual(result, src, tgt, mask),
+        residual_against_oracle(result, src, tgt, mask, "mixed"),
+        rtol=1e-6,
+    )
+
+
+def test_naive_paste(scene):
+    src, tgt, mask = scene
+    pasted = poisson.naive_paste(src, tgt, mask)
+    np.testing.assert_array_equal(pasted[mask], src[mask])
+    np.testing.assert_array_equal(pasted[~mask], tgt[~mask])
+
+
+def test_larger_blend_residual(rng):
+    """Large sizes belong to the benchmark; 140x170 already exercises the coarse space."""
+    h, w = 140, 170
+    src, tgt = smooth_image(rng, h, w), smooth_image(rng, h, w)
+    mask = blob_mask(h, w, 70, 85, 62)
+    result = poisson.blend(src, tgt, mask)
+    assert np.all(residual_against_oracle(result, src, tgt, mask) <= 1e-6)
+    assert np.array_equal(result.image[~mask], tgt[~mask].astype(np.float64))
