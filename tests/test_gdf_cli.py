@@ -1,0 +1,122 @@
+"""CLI ``blend`` and ``toy``: one summary line on success; bad input = one error line, exit 2,
+no output file, inputs untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from badinput import assert_clean_error, hashes, run_cli
+from PIL import Image
+
+from helpers.images import load_image
+
+
+def _smooth(h, w, seed):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    chans = [np.sin(2 * np.pi * (rng.uniform(0.5, 3) * y + rng.uniform(0.5, 3) * x) + rng.uniform(0, 6)) for _ in range(3)]
+    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
+
+
+@pytest.fixture
+def files(tmp_path):
+    h, w = 40, 52
+    src, tgt = _smooth(h, w, 1), _smooth(h, w, 2)
+    mask = np.zeros((h, w), np.uint8)
+    mask[8:30, 10:40] = 255
+    paths = {
+        "source": tmp_path / "source.png",
+        "target": tmp_path / "target.jpg",
+        "mask": tmp_path / "mask.png",
+        "rgba": tmp_path / "source_rgba.png",
+        "empty": tmp_path / "empty_mask.png",
+        "small_mask": tmp_path / "small_mask.png",
+        "small_source": tmp_path / "small_source.png",
+        "small_source_mask": tmp_path / "small_source_mask.png",
+    }
+    Image.fromarray(src).save(paths["source"])
+    Image.fromarray(tgt).save(paths["target"], quality=95)
+    Image.fromarray(mask, "L").save(paths["mask"])
+    Image.fromarray(np.dstack([src, mask])).save(paths["rgba"])
+    Image.fromarray(np.zeros((h, w), np.uint8), "L").save(paths["empty"])
+    Image.fromarray(mask[:20, :20], "L").save(paths["small_mask"])
+    Image.fromarray(src[:20, :26]).save(paths["small_source"])
+    Image.fromarray(mask[:20, :26], "L").save(paths["small_source_mask"])
+    return paths
+
+
+@pytest.mark.parametrize("mode", ["poisson", "mixed"])
+def test_blend_writes_result_and_summary(files, tmp_path, mode):
+    out = tmp_path / "out.png"
+    before = hashes([files["source"], files["target"], files["mask"]])
+    res = run_cli("blend", files["source"], files["target"], files["mask"], "-o", out, "--mode", mode)
+    assert res.code == 0, res.stderr
+    line = res.stdout.strip()
+    assert "\n" not in line and "unknowns" in line and "residual" in line and " s" in line
+    assert f"{mode} blend" in line
+    img = load_image(out)
+    tgt = load_image(files["target"])
+    m = load_image(files["mask"], "L") > 0.5
+    assert img.shape == tgt.shape
+    np.testing.assert_allclose(img[~m], tgt[~m], atol=1 / 255 + 1e-6)  # outside: the target (8-bit output)
+    assert hashes(before) == before
+
+
+def test_blend_alpha_as_mask_and_offset(files, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert run_cli("blend", files["rgba"], files["target"], "-o", a).code == 0
+    assert run_cli("blend", files["source"], files["target"], files["mask"], "-o", b).code == 0
+    np.testing.assert_array_equal(load_image(a), load_image(b))
+    c = tmp_path / "c.png"
+    res = run_cli("blend", files["small_source"], files["target"], files["small_source_mask"], "-o", c, "--offset", "30", "40")
+    assert res.code == 0, res.stderr
+    assert "cropped" in res.stdout  # part of the mask lands outside the 40x52 target
+
+
+def test_toy_command(tmp_path):
+    from helpers.assets import asset_path
+
+    out = tmp_path / "toy.png"
+    res = run_cli("toy", asset_path("gdf/toy_problem.png"), "-o", out)
+    assert res.code == 0, res.stderr
+    assert "max |error|" in res.stdout and "unknowns" in res.stdout
+    np.testing.assert_allclose(load_image(out, "L"), load_image(asset_path("gdf/toy_problem.png"), "L"), atol=1e-6)
+
+
+def _bad(files, tmp_path, args, contains, out_name="out.png"):
+    out = tmp_path / out_name
+    inputs = [files[k] for k in ("source", "target", "mask", "rgba", "empty")]
+    before = hashes(inputs)
+    res = run_cli(*args, "-o", out)
+    return assert_clean_error(res, output=out, inputs_before=before, contains=contains)
+
+
+def test_blend_bad_inputs(files, tmp_path):
+    f = files
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["empty"]], "empty")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"]], "alpha")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["small_mask"]], ("20x20", "40x52"))
+    _bad(f, tmp_path, ["blend", f["small_source"], f["target"], f["small_source_mask"]], "same size")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--offset", "500", "0"], "outside")
+    _bad(f, tmp_path, ["blend", tmp_path / "nope.png", f["target"], f["mask"]], "not found")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--mode", "average"], "mode")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"]], "suffix", out_name="out.xyz")
+    full = tmp_path / "full.png"
+    Image.fromarray(np.full((40, 52), 255, np.uint8), "L").save(full)
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], full], "whole target")
+    # the output folder must exist, checked before any work
+    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", tmp_path / "missing_dir" / "o.png")
+    assert res.code == 2 and "does not exist" in res.stderr
+    # never overwrite an input
+    before = hashes([f["target"]])
+    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", f["target"].with_suffix(".jpg"))
+    assert res.code == 2 and "input" in res.stderr and hashes(before) == before
+
+
+def test_toy_bad_inputs(tmp_path):
+    line = tmp_path / "line.png"
+    Image.fromarray(np.zeros((1, 9), np.uint8), "L").save(line)
+    out = tmp_path / "o.png"
+    before = hashes([line])
+    assert_clean_error(run_cli("toy", line, "-o", out), output=out, inputs_before=before, contains="2x2")
+    assert_clean_error(run_cli("toy", tmp_path / "none.png", "-o", out), output=out, inputs_before=before, contains="not found")
