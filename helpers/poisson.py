@@ -139,7 +139,7 @@ class _Coarse:
     (x_p - x_q)^2 + sum_p dirichlet_p x_p^2`` with weighted block sums (no sparse products).
     """
 
-    def __init__(self, inside: np.ndarray, dirichlet_idx: np.ndarray, dirichlet_weight: np.ndarray, spacing: int) -> None:
+    def __init__(self, inside: np.ndarray, dirichlet_idx: np.ndarray, dirichlet_weight: np.ndarray, spacing: int, dtype=np.float32) -> None:
         a = spacing
         ny, nx = inside.shape
         self.a = a
@@ -246,7 +246,7 @@ class _Coarse:
         matrix = matrix + sp.diags(COARSE_REGULARISATION * vals[0], format="csc")
         self.matrix = matrix
         self.lu = spla.splu(matrix, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
-        self.inside32 = inside.astype(np.float32)
+        self.inside_w = inside.astype(dtype)
 
     def _pad(self, arr: np.ndarray) -> np.ndarray:
         """Zero-pad a 2-D (or trailing-2-D) array to ``(ky * a, kx * a)``."""
@@ -307,19 +307,20 @@ class _Coarse:
         t = self.t.astype(arr.dtype)
         if out is None:
             out = np.empty((c, self.ky * self.a, cols), dtype=arr.dtype)
-        out4 = out.reshape(c, self.ky, self.a, cols)
-        np.multiply(t[None, None, :, None], np.diff(arr, axis=1)[:, :, None, :], out=out4)
-        out4 += arr[:, :-1, None, :]
+        # each block of ``a`` rows = (a x 2 weights) @ (its two node rows): one batched matmul,
+        # one write of the full-size result
+        ends = np.stack([arr[:, :-1], arr[:, 1:]], axis=2)  # (C, ky, 2, cols), small
+        np.matmul(np.stack([1 - t, t], axis=1), ends, out=out.reshape(c, self.ky, self.a, cols))
         return out[:, : self.shape[0]]
 
     def prolong(self, coeffs: np.ndarray, dtype=np.float32) -> np.ndarray:
         """``Z c``: ``(n, C)`` coarse coefficients -> ``(C, ny, nx)``, zero off Omega."""
         v = self.interp_y(self.interp_x(self.lattice(coeffs, dtype)))
-        v *= self.inside32.astype(dtype, copy=False)
+        v *= self.inside_w.astype(dtype, copy=False)
         return v
 
     def apply(self, r: np.ndarray) -> np.ndarray:
-        """``Q r = Z (Z^T A Z)^{-1} Z^T r`` for a float32 ``(C, ny, nx)`` stack."""
+        """``Q r = Z (Z^T A Z)^{-1} Z^T r`` for a ``(C, ny, nx)`` stack."""
         return self.prolong(self.lu.solve(self.restrict(r)), dtype=r.dtype)
 
 
@@ -358,6 +359,11 @@ class PoissonSystem:
 
         ins = _window(omega[None], self.origin, self.shape, bool)[0]
         self.inside32 = ins.astype(np.float32)
+        # CG runs in float32 (memory traffic is the cost); float64 refinement rounds restore
+        # accuracy.  (float64 iterations were measured slower even for small problems: a
+        # restart after a float64 residual buys more than longer float64 CG runs.)
+        self.dtype = np.dtype(np.float32)
+        self.inside_w = ins.astype(self.dtype)
         # (Omega pixel p, its neighbour q just outside Omega) for each direction; p is unique
         # within a direction, so fancy-index updates need no accumulation.  q always lies in
         # the image: where Omega touches the image border the box ends there.
@@ -397,14 +403,14 @@ class PoissonSystem:
         lam = []
         for n, kind in ((ny, ky), (nx, kx)):
             off = _AXIS_TRANSFORMS[kind][3]
-            lam.append((2.0 - 2.0 * np.cos(np.pi * (np.arange(n) + off) / n)).astype(np.float32))
+            lam.append(2.0 - 2.0 * np.cos(np.pi * (np.arange(n) + off) / n))
         total = lam[0][:, None] + lam[1][None, :]
         # Pure Neumann box (Omega touches all four borders): the constant mode is singular;
         # the box solve drops it (then L u = r - mean(r)) and the coarse space supplies it.
         self.singular_box = bool(total[0, 0] <= 1e-12)
         if self.singular_box:
             total[0, 0] = np.inf
-        self.inverse_eigenvalues = np.reciprocal(total)
+        self.inverse_eigenvalues = np.reciprocal(total).astype(self.dtype)
 
         self._work: dict = {}
         self.coarse = None
@@ -416,7 +422,7 @@ class PoissonSystem:
             if self.pin_idx.size:
                 d_idx = np.concatenate([d_idx, self.pin_idx])
                 d_weight = np.concatenate([d_weight, self.pin_weight])
-            coarse = _Coarse(ins, d_idx, d_weight, coarse_spacing)
+            coarse = _Coarse(ins, d_idx, d_weight, coarse_spacing, self.dtype)
             self.coarse = coarse if coarse.n else None
 
     # -- layout ---------------------------------------------------------------------------
@@ -467,16 +473,15 @@ class PoissonSystem:
             shape = (c, ny, nx)
             pad_rows = self.coarse.ky * self.coarse.a if self.coarse is not None else ny
             self._work[key] = {
-                "y": np.empty(shape, np.float32),
-                "ay": np.empty(shape, np.float32),
-                "v": np.empty((c, pad_rows, nx), np.float32),
-                "av": np.empty(shape, np.float32),
-                "v_out": np.empty(shape, np.float32),
+                "y": np.empty(shape, self.dtype),
+                "ay": np.empty(shape, self.dtype),
+                "v": np.empty((c, pad_rows, nx), self.dtype),
+                "v_out": np.empty(shape, self.dtype),
             }
         return self._work[key]
 
     def _transform(self, f: np.ndarray, inverse: bool, in_place: bool = True) -> np.ndarray:
-        """The box's orthonormal sine/cosine transform of a float32 stack (in place by default)."""
+        """The box's orthonormal sine/cosine transform of a stack (in place by default)."""
         ky, kx = self.kinds
         if ky == kx:
             fwd, inv, typ, _ = _AXIS_TRANSFORMS[ky]
@@ -499,7 +504,7 @@ class PoissonSystem:
             flat_out[:, self.pin_idx] += self.pin_weight.astype(dtype) * flat_u[:, self.pin_idx]
 
     def box_solve(self, r: np.ndarray, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(y, A y)`` with ``y = R L_box^{-1} R^T r`` (float32): the fast transform solve.
+        """``(y, A y)`` with ``y = R L_box^{-1} R^T r``: the fast transform solve.
 
         ``A y`` costs no stencil: on Omega the box operator equals ``A`` except that it also
         couples to the ring of pixels just outside Omega, so ``(A y)_p = r_p + sum of the box
@@ -513,20 +518,20 @@ class PoissonSystem:
         np.copyto(ay, r)
         if self.singular_box:
             mean = r.reshape(c, -1).sum(axis=1, dtype=np.float64) / r[0].size
-            ay -= mean.astype(r.dtype)[:, None, None] * self.inside32
+            ay -= mean.astype(r.dtype)[:, None, None] * self.inside_w
         self._add_ring(ay.reshape(c, -1), u.reshape(c, -1), r.dtype)
-        u *= self.inside32
-        if u is not y:
-            np.copyto(y, u)
+        np.multiply(u, self.inside_w, out=y)
         return y, ay
 
-    def coarse_solve(self, r: np.ndarray, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(v, A v)`` with ``v = Q r``, the coarse correction (float32 box stacks).
+    def coarse_solve(self, r: np.ndarray, out: np.ndarray | None = None, subtract_from: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(v, A v)`` with ``v = Q r``, the coarse correction (box stacks in the work dtype).
 
         ``A v`` costs no stencil: the bilinear interpolant is linear between lattice lines,
         so its box Laplacian vanishes except on every ``a``-th row and column (and on image
         borders); those few lines come straight from the node values, then the ring
-        couplings are added as in :meth:`box_solve`.
+        couplings are added as in :meth:`box_solve`.  With ``subtract_from`` given, ``A v``
+        is subtracted from it in place (no full-size ``A v`` array) and ``None`` is returned
+        in its place.
         """
         co = self.coarse
         a = co.a
@@ -535,39 +540,51 @@ class PoissonSystem:
         work = self._buffers(c)
         grid = co.lattice(co.lu.solve(co.restrict(r)), r.dtype)
         tx = co.interp_x(grid)  # (C, my, nx)
-        v, av = out if out is not None else (np.empty_like(r), np.empty_like(r))
+        v = out if out is not None else np.empty_like(r)
         if co.ky * a == ny:  # v (not yet cut to Omega) straight into its buffer
             co.interp_y(tx, out=v)
         else:  # the lattice overhangs the box: interpolate into a padded buffer, then copy
             np.copyto(v, co.interp_y(tx, out=work["v"]))
-        av.fill(0)
-        ins = self.inside32
+        if subtract_from is None:
+            av = np.zeros_like(v)
+            sign = 1.0
+        else:
+            av = subtract_from
+            sign = -1.0
+        ins = self.inside_w
         (ky_lo, ky_hi), (kx_lo, kx_hi) = self.kinds
         # y second differences: slope changes on lattice rows a*I, 1 <= I, a*I <= ny - 2
         n_rows = (ny - 2) // a if ny >= 3 else 0
         if n_rows:
             rows = slice(a, a * n_rows + 1, a)
-            d2 = (2 * tx[:, 1 : n_rows + 1] - tx[:, 2 : n_rows + 2] - tx[:, : n_rows]) / a
-            av[:, rows, :] = d2 * ins[rows]
+            d2 = (2 * tx[:, 1 : n_rows + 1] - tx[:, 2 : n_rows + 2] - tx[:, :n_rows]) * (sign / a)
+            av[:, rows, :] += d2 * ins[rows]
         if ky_lo == "N" and ny >= 2:  # even reflection: 2 v0 - v0 - v1
-            av[:, 0, :] += (tx[:, 0] - tx[:, 1]) / a * ins[0]
+            av[:, 0, :] += (tx[:, 0] - tx[:, 1]) * (sign / a) * ins[0]
         if ky_hi == "N" and ny >= 2:
             k = (ny - 2) // a
-            av[:, ny - 1, :] += (tx[:, k + 1] - tx[:, k]) / a * ins[ny - 1]
+            av[:, ny - 1, :] += (tx[:, k + 1] - tx[:, k]) * (sign / a) * ins[ny - 1]
         # x second differences on lattice columns, interpolated along y from the nodes
         n_cols = (nx - 2) // a if nx >= 3 else 0
         if n_cols:
             cols = slice(a, a * n_cols + 1, a)
-            d2 = co.interp_y((2 * grid[:, :, 1 : n_cols + 1] - grid[:, :, 2 : n_cols + 2] - grid[:, :, :n_cols]) / a)
+            d2 = co.interp_y((2 * grid[:, :, 1 : n_cols + 1] - grid[:, :, 2 : n_cols + 2] - grid[:, :, :n_cols]) * (sign / a))
             av[:, :, cols] += d2 * ins[:, cols]
         if kx_lo == "N" and nx >= 2:
-            av[:, :, 0] += co.interp_y((grid[:, :, :1] - grid[:, :, 1:2]) / a)[:, :, 0] * ins[:, 0]
+            av[:, :, 0] += co.interp_y((grid[:, :, :1] - grid[:, :, 1:2]) * (sign / a))[:, :, 0] * ins[:, 0]
         if kx_hi == "N" and nx >= 2:
             k = (nx - 2) // a
-            av[:, :, nx - 1] += co.interp_y((grid[:, :, k + 1 : k + 2] - grid[:, :, k : k + 1]) / a)[:, :, 0] * ins[:, nx - 1]
-        self._add_ring(av.reshape(c, -1), v.reshape(c, -1), r.dtype)
+            av[:, :, nx - 1] += co.interp_y((grid[:, :, k + 1 : k + 2] - grid[:, :, k : k + 1]) * (sign / a))[:, :, 0] * ins[:, nx - 1]
+        flat_av, flat_v = av.reshape(c, -1), v.reshape(c, -1)
+        if sign > 0:
+            self._add_ring(flat_av, flat_v, r.dtype)
+        else:
+            for p_idx, q_idx in self.ring_pairs:
+                flat_av[:, p_idx] -= flat_v[:, q_idx]
+            if self.pin_idx.size:
+                flat_av[:, self.pin_idx] -= self.pin_weight.astype(r.dtype) * flat_v[:, self.pin_idx]
         v *= ins
-        return v, av
+        return v, (av if subtract_from is None else None)
 
     def deflate(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(x0, A x0)`` with ``x0 = Q r``: the coarse solution, a start whose residual has ``Z^T r = 0``."""
@@ -588,15 +605,14 @@ class PoissonSystem:
         y, ay = self.box_solve(r, out=(work["y"], work["ay"]))
         if self.coarse is None:
             return y, ay
-        v, av = self.coarse_solve(ay, out=(work["v_out"], work["av"]))
+        v, _ = self.coarse_solve(ay, out=work["v_out"], subtract_from=ay)  # ay -= A v in place
         y -= v
-        ay -= av
         return y, ay
 
 
 @dataclass
 class SolveInfo:
-    """What :func:`solve` did: float32 CG iterations, float64 refinement rounds, final residual."""
+    """What :func:`solve` did: CG iterations, float64 refinement rounds, final residual."""
 
     iterations: int
     rounds: int
@@ -605,14 +621,20 @@ class SolveInfo:
 
 
 def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-channel dot products of two ``(C, h, w)`` stacks (BLAS), as float64 ``(C,)``."""
+    """Per-channel dot products of two ``(C, h, w)`` stacks, as float64 ``(C,)``.
+
+    float32 goes through BLAS ``sdot``; float64 deliberately does not: OpenBLAS's threaded
+    ``ddot`` was measured at ~16 ms per call *whatever the length* on a busy 2-core machine.
+    """
     c = a.shape[0]
     a2, b2 = a.reshape(c, -1), b.reshape(c, -1)
-    return np.array([np.dot(a2[i], b2[i]) for i in range(c)], dtype=np.float64)
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return np.array([np.dot(a2[i], b2[i]) for i in range(c)], dtype=np.float64)
+    return np.einsum("ij,ij->i", a2, b2)
 
 
-def _pcg32(system: PoissonSystem, rhs: np.ndarray, tol_abs: np.ndarray, maxiter: int) -> tuple[np.ndarray, int]:
-    """Preconditioned CG in float32 on all channels at once: ``A x = rhs`` to ``||r|| <= tol_abs``.
+def _pcg(system: PoissonSystem, rhs: np.ndarray, tol_abs: np.ndarray, maxiter: int) -> tuple[np.ndarray, int]:
+    """Preconditioned CG in the system's work dtype on all channels at once: ``A x = rhs`` to ``||r|| <= tol_abs``.
 
     Starts from the coarse solution (so residuals stay orthogonal to the coarse space, see
     :meth:`PoissonSystem.precondition`); ``A p`` comes by recurrence from the ``A z`` the
@@ -630,7 +652,7 @@ def _pcg32(system: PoissonSystem, rhs: np.ndarray, tol_abs: np.ndarray, maxiter:
     it = 0
     for it in range(1, maxiter + 1):
         pq = _channel_dot(p, q)
-        alpha = np.divide(rz, pq, out=np.zeros_like(rz), where=pq > 0).astype(np.float32)[:, None, None]
+        alpha = np.divide(rz, pq, out=np.zeros_like(rz), where=pq > 0).astype(r.dtype)[:, None, None]
         x += np.multiply(p, alpha, out=tmp)
         r -= np.multiply(q, alpha, out=tmp)
         res = np.sqrt(_channel_dot(r, r))
@@ -638,10 +660,10 @@ def _pcg32(system: PoissonSystem, rhs: np.ndarray, tol_abs: np.ndarray, maxiter:
             break
         history.append(float(np.max(res / np.maximum(tol_abs, 1e-300))))
         if it > 10 and history[-1] > 0.5 * history[-11]:
-            break  # float32 stagnates: let the float64 refinement round take over
+            break  # stagnation (float32 rounding): let the float64 refinement round take over
         z, az = system.precondition(r)
         rz_new = _channel_dot(r, z)
-        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0).astype(np.float32)[:, None, None]
+        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0).astype(r.dtype)[:, None, None]
         rz = rz_new
         p *= beta
         p += z
@@ -667,7 +689,7 @@ def solve(
         tol: stop when ``||rhs - A x|| <= tol * rhs_norm`` in float64, per channel.
         rhs_norm: ``(C,)`` the norm the residual is relative to (default ``||rhs||``; blending
             solves for a correction and passes the norm of the full system's ``b``).
-        maxiter: float32 CG iterations per refinement round at most.
+        maxiter: CG iterations per refinement round at most.
         max_rounds: float64 refinement rounds at most.
 
     Returns ``(x, info)``: ``x`` float64 ``(C, ny, nx)`` zero off Omega.
@@ -682,8 +704,9 @@ def solve(
     while np.any(res > goal) and rounds < max_rounds:
         # float32 CG cannot resolve much below 1e-6 of its own right-hand side; aim a bit under
         # the goal and let the float64 residual decide whether another round is needed.
-        inner_goal = np.maximum(0.5 * goal, 2e-6 * res).astype(np.float64)
-        dx, its = _pcg32(system, r.astype(np.float32), inner_goal, maxiter)
+        floor = 2e-6 if system.dtype == np.float32 else 1e-13
+        inner_goal = np.maximum(0.5 * goal, floor * res).astype(np.float64)
+        dx, its = _pcg(system, r.astype(system.dtype), inner_goal, maxiter)
         iterations += its
         rounds += 1
         x += dx
@@ -765,7 +788,7 @@ def toy_reconstruct(image: np.ndarray, *, tol: float = 1e-10) -> ToyResult:
     )
 
 
-def toy_reconstruct_naive(image: np.ndarray, *, atol: float = 1e-12, btol: float = 1e-12) -> ToyResult:
+def toy_reconstruct_naive(image: np.ndarray, *, atol: float = 1e-10, btol: float = 1e-10) -> ToyResult:
     """The seed writeup's approach, kept as the baseline: per-pixel Python loops fill ``A`` and
     ``b`` (one row per x gradient, one per y gradient, one for the pinned pixel), then
     ``scipy.sparse.linalg.lsqr``.  Slow on purpose; compare with :func:`toy_reconstruct`.
@@ -849,7 +872,7 @@ def _float_image(image, what: str) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)) or min(arr.shape[:2]) < 1:
         raise UserError(f"{what} must be (H, W) grey or (H, W, 3) colour, optionally with alpha; got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    if not np.isfinite(np.sum(arr, dtype=np.float64)):  # one pass; NaN/inf propagate
         raise UserError(f"{what} contains NaN or infinite values")
     return arr
 
@@ -1052,3 +1075,89 @@ def relative_residual(result: BlendResult, source: np.ndarray, target: np.ndarra
         x = img[ys, xs, c]
         res.append(np.linalg.norm(bvec - a @ x) / np.linalg.norm(bvec))
     return np.array(res)
+
+
+# --------------------------------------------------------------------------------------------
+# The sample examples (data/gdf/<name>/) and OpenCV for comparison
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Example:
+    """One blending example: source aligned to the target canvas, target, mask (target coords)."""
+
+    name: str
+    source: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    target: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    mask: np.ndarray  # (H, W) bool
+
+
+def list_examples() -> list[str]:
+    """Names of the blending examples in the asset manifest (folders ``gdf/<name>/`` with a mask)."""
+    from .assets import load_manifest
+
+    names = set()
+    for asset in load_manifest():
+        parts = asset.path.split("/")
+        if len(parts) == 3 and parts[0] == "gdf" and parts[2] == "mask.png":
+            names.add(parts[1])
+    return sorted(names)
+
+
+def _example_file(name: str, stem: str) -> str:
+    from .assets import load_manifest
+
+    for asset in load_manifest():
+        parts = asset.path.split("/")
+        if len(parts) == 3 and parts[:2] == ["gdf", name] and parts[2].rsplit(".", 1)[0] == stem:
+            return asset.path
+    raise UserError(f"example {name!r} has no {stem} image; known examples: {', '.join(list_examples())}")
+
+
+def load_example(name: str, *, size: int | None = None) -> Example:
+    """Load ``data/gdf/<name>/{source,target,mask}`` (any of .png/.jpg) as float images.
+
+    Args:
+        name: one of :func:`list_examples`.
+        size: optional longer side in pixels to downscale to (``None`` = full resolution).
+    """
+    from .assets import asset_path
+    from .images import load_image, resize
+
+    if name not in list_examples():
+        raise UserError(f"unknown example {name!r}; known examples: {', '.join(list_examples())}")
+    source = load_image(asset_path(_example_file(name, "source")), mode="RGB")
+    target = load_image(asset_path(_example_file(name, "target")), mode="RGB")
+    mask = load_image(asset_path(_example_file(name, "mask")), mode="L")
+    if size is not None and max(target.shape[:2]) > size:
+        source, target, mask = resize(source, size), resize(target, size), resize(mask, size)
+    return Example(name, source, target, mask > MASK_THRESHOLD)
+
+
+def opencv_clone(source: np.ndarray, target: np.ndarray, mask: np.ndarray, *, mode: str = "poisson") -> np.ndarray:
+    """``cv2.seamlessClone`` (NORMAL_CLONE or MIXED_CLONE) on the same inputs, for comparison.
+
+    OpenCV approximates the problem (guidance on the mask's bounding box, its own gradient
+    mixing rule) and works in 8 bits; it places the mask's bounding-box centre at the same
+    spot, so the result lines up with :func:`blend` at offset 0.  Returns float32 in [0, 1].
+    Raises :class:`UserError` when OpenCV is not installed (``pip install '.[opencv]'``).
+    """
+    try:
+        import cv2
+    except ImportError as exc:
+        raise UserError("OpenCV is not installed; pip install -e '.[opencv]' to compare with cv2.seamlessClone") from exc
+    from .images import to_uint8
+
+    m = np.asarray(mask, dtype=bool)
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return np.asarray(target, dtype=np.float32).copy()
+    src8 = to_uint8(source)
+    tgt8 = to_uint8(target)
+    if src8.ndim == 2:
+        src8 = np.repeat(src8[..., None], 3, axis=2)
+    if tgt8.ndim == 2:
+        tgt8 = np.repeat(tgt8[..., None], 3, axis=2)
+    center = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
+    flag = cv2.NORMAL_CLONE if mode == "poisson" else cv2.MIXED_CLONE
+    out = cv2.seamlessClone(src8, tgt8, m.astype(np.uint8) * 255, center, flag)
+    return out.astype(np.float32) / 255.0

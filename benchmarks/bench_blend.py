@@ -1,0 +1,195 @@
+"""Blending benchmarks (issue 6, items 5-7): exact blend vs OpenCV, scaling, toy problem.
+
+5. ``blend(..., mode="poisson")`` time / ``cv2.seamlessClone(..., NORMAL_CLONE)`` time on the same
+   1024x1024 inputs with a 768x768 irregular mask, interleaved in one process (target <= 1.5,
+   with relative residual <= 1e-6 and no pixel outside the mask changed); the same ratio on
+   every real example in ``data/gdf/``.
+6. Blend time from 256^2 to 2048^2 images (the same blob, scaled to cover ~56% of the image
+   area): the exponent of time vs unknowns, least squares on log-log (target <= 1.15).
+7. ``toy_reconstruct`` on ``gdf/toy_problem.png`` (target <= 20 ms) and its speed-up over the
+   seed's per-pixel loops + ``lsqr``.
+
+    python -m benchmarks blend [--quick]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from benchmarks.common import Result, interleaved_times, median_time
+
+
+def irregular_mask(size: int, box: int) -> np.ndarray:
+    """A ``size x size`` bool mask: a six-lobed rounded blob whose bounding box is ``box x box``.
+
+    Non-rectangular on purpose (about 64% of its bounding box); deterministic.
+    """
+
+    def blob(stretch: float) -> np.ndarray:
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+        c = (size - 1) / 2
+        u, v = (xx - c) / (box / 2), (yy - c) / (box / 2) / stretch  # [-1, 1] across the box
+        theta = np.arctan2(v, u)
+        radius = np.hypot(u, v)
+        # a squircle radius, modulated by six lobes
+        squircle = 1.0 / (np.abs(np.cos(theta)) ** 4 + np.abs(np.sin(theta)) ** 4) ** 0.25
+        return radius <= squircle * (0.82 + 0.18 * np.cos(6 * theta))
+
+    def extent(mask: np.ndarray, axis: int) -> int:
+        idx = np.flatnonzero(mask.any(axis=axis))
+        return int(idx[-1] - idx[0] + 1)
+
+    mask = blob(1.0)
+    mask = blob(extent(mask, 0) / extent(mask, 1))  # stretch vertically to a square bounding box
+    assert extent(mask, 0) <= box and extent(mask, 1) <= box
+    return mask
+
+
+def _photos(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two real photographs resized to ``size x size`` (source: Tübingen; target: a GDF target)."""
+    from helpers.assets import asset_path
+    from helpers.images import load_image, resize
+
+    src = resize(load_image(asset_path("nst/content/tubingen.jpg")), (size, size))
+    tgt = resize(load_image(asset_path("gdf/moon_gothenburg/target.png")), (size, size))
+    return src, tgt
+
+
+def _opencv():
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def _cv_inputs(src, tgt, mask):
+    from helpers.images import to_uint8
+
+    ys, xs = np.nonzero(mask)
+    center = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
+    return to_uint8(src), to_uint8(tgt), mask.astype(np.uint8) * 255, center
+
+
+def bench_vs_opencv(quick: bool) -> list[Result]:
+    from helpers.poisson import blend, list_examples, load_example
+
+    cv2 = _opencv()
+    results = []
+    size, box = 1024, 768
+    src, tgt = _photos(size)
+    mask = irregular_mask(size, box)
+    check = blend(src, tgt, mask, mode="poisson")
+    exact_outside = bool(np.array_equal(check.image[~mask], tgt[~mask].astype(np.float64)))
+    extra = {
+        "unknowns": check.unknowns,
+        "iterations": check.iterations,
+        "residual": float(check.max_residual),
+        "outside_unchanged": exact_outside,
+        "mask_fraction_of_box": float(mask.sum() / box**2),
+    }
+    if cv2 is None:
+        ours = median_time(lambda: blend(src, tgt, mask), repeats=3 if quick else 5)
+        results.append(Result("blend 1024^2 vs OpenCV (no cv2: absolute time)", ours, "s", "<= 1.5x OpenCV", None,
+                              "opencv-python-headless not installed", extra))
+    else:
+        s8, t8, m8, center = _cv_inputs(src, tgt, mask)
+        times = interleaved_times(
+            {
+                "ours": lambda: blend(src, tgt, mask, mode="poisson"),
+                "opencv": lambda: cv2.seamlessClone(s8, t8, m8, center, cv2.NORMAL_CLONE),
+            },
+            repeats=3 if quick else 7,
+        )
+        ratio = times["ours"] / times["opencv"]
+        ok = ratio <= 1.5 and check.max_residual <= 1e-6 and exact_outside
+        extra.update(ours_s=times["ours"], opencv_s=times["opencv"])
+        results.append(Result(
+            "blend/OpenCV time, 1024^2, 768^2 irregular mask", ratio, "x", "<= 1.5 (residual <= 1e-6)", ok,
+            f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, {check.unknowns:,} unknowns, "
+            f"{check.iterations} CG iterations, residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
+            extra,
+        ))
+    # every real example, full resolution
+    for name in list_examples():
+        ex = load_example(name)
+        res = blend(ex.source, ex.target, ex.mask)
+        note = f"{res.unknowns:,} unknowns, {res.iterations} it, residual {res.max_residual:.1e}"
+        if cv2 is None:
+            t = median_time(lambda ex=ex: blend(ex.source, ex.target, ex.mask), repeats=3)
+            results.append(Result(f"example {name}: blend time", t, "s", "", None, note))
+            continue
+        s8, t8, m8, center = _cv_inputs(ex.source, ex.target, ex.mask)
+        try:
+            times = interleaved_times(
+                {
+                    "ours": lambda ex=ex: blend(ex.source, ex.target, ex.mask),
+                    "opencv": lambda s8=s8, t8=t8, m8=m8, c=center: cv2.seamlessClone(s8, t8, m8, c, cv2.NORMAL_CLONE),
+                },
+                repeats=3 if quick else 5,
+            )
+        except cv2.error as exc:  # OpenCV refuses some masks (e.g. touching the border)
+            results.append(Result(f"example {name}: blend/OpenCV", math.nan, "x", "", None, f"OpenCV failed: {str(exc).splitlines()[-1]}"))
+            continue
+        ratio = times["ours"] / times["opencv"]
+        results.append(Result(
+            f"example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV", ratio, "x", "(reported)", None,
+            f"ours {times['ours'] * 1e3:.0f} ms, OpenCV {times['opencv'] * 1e3:.0f} ms, {note}",
+            {"ours_s": times["ours"], "opencv_s": times["opencv"], "unknowns": res.unknowns, "residual": float(res.max_residual)},
+        ))
+    return results
+
+
+def _scaling_box(size: int) -> int:
+    """Bounding-box side giving a mask of ~56% of the image area (the blob fills ~65% of its box)."""
+    return int(round(size * math.sqrt(0.5625 / 0.653)))
+
+
+def bench_scaling(quick: bool) -> Result:
+    from helpers.poisson import blend
+
+    sizes = [256, 512, 1024, 2048] if not quick else [256, 512, 1024]
+    unknowns, seconds, iters = [], [], []
+    for size in sizes:
+        src, tgt = _photos(size)
+        mask = irregular_mask(size, _scaling_box(size))
+        res = blend(src, tgt, mask)
+        reps = 5 if size <= 512 else 3
+        seconds.append(median_time(lambda src=src, tgt=tgt, mask=mask: blend(src, tgt, mask), repeats=reps if not quick else 2, warmup=0))
+        unknowns.append(res.unknowns)
+        iters.append(res.iterations)
+    slope = float(np.polyfit(np.log(unknowns), np.log(seconds), 1)[0])
+    table = ", ".join(f"{s}^2: {n:,} unknowns {t:.3f} s ({k} it)" for s, n, t, k in zip(sizes, unknowns, seconds, iters))
+    return Result("blend scaling exponent (time ~ unknowns^k)", slope, "", "<= 1.15", slope <= 1.15, table,
+                  {"sizes": sizes, "unknowns": unknowns, "seconds": seconds, "iterations": iters})
+
+
+def bench_toy(quick: bool) -> list[Result]:
+    from helpers.assets import asset_path
+    from helpers.images import load_image
+    from helpers.poisson import toy_reconstruct, toy_reconstruct_naive
+
+    image = load_image(asset_path("gdf/toy_problem.png"), mode="L")
+    fast = toy_reconstruct(image)
+    t_fast = median_time(lambda: toy_reconstruct(image), repeats=10 if quick else 30, warmup=2)
+    t0 = time.perf_counter()
+    naive = toy_reconstruct_naive(image)
+    t_naive = time.perf_counter() - t0
+    return [
+        Result("toy_reconstruct time", t_fast * 1e3, "ms", "<= 20 ms", t_fast <= 0.020,
+               f"max |error| {fast.max_abs_error:.1e}, {image.shape[1]}x{image.shape[0]}",
+               {"max_abs_error": fast.max_abs_error}),
+        Result("toy naive (loops + lsqr) / toy_reconstruct", t_naive / t_fast, "x", "(reported)", None,
+               f"naive {t_naive:.2f} s (one run), max |error| {naive.max_abs_error:.1e}",
+               {"naive_s": t_naive, "naive_max_abs_error": naive.max_abs_error}),
+    ]
+
+
+def run(quick: bool = False) -> list[Result]:
+    results = bench_vs_opencv(quick)
+    results.append(bench_scaling(quick))
+    results += bench_toy(quick)
+    return results
