@@ -104,3 +104,119 @@ def feature_maps(features: dict, *, channels: int = 6, cell_size: float = 1.6, t
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- style transfer: result grids with their inputs, loss curves (helpers.transfer results) -----
+
+
+def transfer_grid(
+    result,
+    *,
+    row_inputs: Sequence | None = None,
+    col_inputs: Sequence | None = None,
+    corner=None,
+    cell_size: float = 2.0,
+    suptitle: str | None = None,
+) -> Figure:
+    """A :class:`helpers.transfer.TransferResult` as its rows × cols grid, labelled.
+
+    ``row_inputs`` adds a first column (e.g. the content images), ``col_inputs`` a first row
+    (e.g. the style images), ``corner`` the image in the top-left cell when both are given.
+    """
+    rows = [list(r) for r in result.grid()]
+    row_labels = list(result.rows) if result.rows else [""] * len(rows)
+    col_labels = list(result.cols) if result.cols else [o.label for o in result.objectives[: len(rows[0])]]
+    if row_inputs is not None:
+        rows = [[inp, *r] for inp, r in zip(row_inputs, rows)]
+        col_labels = ["input", *col_labels]
+    if col_inputs is not None:
+        top = ([corner] if row_inputs is not None else []) + list(col_inputs)
+        rows = [top, *rows]
+        row_labels = ["input", *row_labels]
+    return image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=cell_size, suptitle=suptitle)
+
+
+def loss_curves(
+    runs,
+    *,
+    key: str = "total",
+    elements: Sequence[int] | None = None,
+    labels: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    logy: bool = True,
+    relative: bool = False,
+) -> Figure:
+    """Loss ``key`` against function evaluations: one curve per run and batch element.
+
+    ``runs``: a ``TransferResult`` or ``{name: TransferResult}``.  ``key``: ``total``,
+    ``content``, ``style``, ``tv`` or a per-layer key such as ``style:conv1_1``.
+    ``relative=True`` divides each curve by its first value (compares different scales).
+    """
+    named = runs if isinstance(runs, dict) else {"": runs}
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    else:
+        fig = ax.figure
+    k = 0
+    for name, res in named.items():
+        series = res.history.series(key)
+        idx = range(series.shape[1]) if elements is None else elements
+        element_labels = res.labels()
+        for i in idx:
+            y = series[:, i] / (series[0, i] if relative and series[0, i] else 1.0)
+            if labels is not None:
+                label = labels[k]
+            else:
+                label = " ".join(p for p in (name, element_labels[i] if series.shape[1] > 1 else "") if p)
+            ax.plot(res.history.evaluations, y, label=label or None, lw=1.4)
+            k += 1
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("function evaluations (forward + backward passes)")
+    ax.set_ylabel(f"{key} loss" + (" / initial" if relative else ""))
+    if title:
+        ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2 if k > 6 else 1)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def layer_loss_curves(result, *, element: int = 0, kind: str = "style", ax=None, title: str | None = None) -> Figure:
+    """Per-layer (unweighted) losses of one batch element against evaluations (log scale)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    else:
+        fig = ax.figure
+    obj = result.objectives[element]
+    weighted = obj.style_layers if kind == "style" else obj.content_layers
+    for key, series in result.history.layers.items():
+        if key.startswith(kind + ":") and key.split(":", 1)[1] in weighted and np.isfinite(series[:, element]).all():
+            ax.plot(result.history.evaluations, series[:, element], label=key.split(":", 1)[1], lw=1.4)
+    ax.set_yscale("log")
+    ax.set_xlabel("function evaluations (forward + backward passes)")
+    ax.set_ylabel(f"{kind} loss per layer (unweighted)")
+    ax.set_title(title or f"{kind} losses per layer: {result.labels()[element]}", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def grid_heatmaps(result, *, keys: Sequence[str] = ("content", "style"), cell_size: float = 0.9) -> Figure:
+    """log10 of the final losses ``keys`` of a grid result, one heatmap per key (rows × cols)."""
+    n_rows, n_cols = len(result.rows), len(result.cols)
+    fig, axes = plt.subplots(1, len(keys), figsize=(len(keys) * (n_cols * cell_size + 2.6), n_rows * cell_size + 1.4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        values = np.log10(np.maximum(np.asarray(result.losses[key], dtype=float), 1e-30)).reshape(n_rows, n_cols)
+        im = ax.imshow(values, cmap="viridis")
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=7, color="w" if v < values.mean() else "k")
+        ax.set_xticks(range(n_cols), result.cols, rotation=30, ha="right", fontsize=7)
+        ax.set_yticks(range(n_rows), result.rows, fontsize=7)
+        ax.set_title(f"log10 final {key} loss", fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig

@@ -364,6 +364,16 @@ class TransferResult:
             out.append(row)
         return out
 
+    def table_text(self, keys: Sequence[str] = ("total", "content", "style")) -> str:
+        """:meth:`table` as aligned text (labels, alpha/beta and the given final losses)."""
+        rows = self.table()
+        head = ["row", "col"] if "row" in rows[0] else ["label"]
+        width = max(len(str(r[h])) for r in rows for h in head)
+        lines = [" ".join(f"{h:<{width}}" for h in head) + f" {'alpha/beta':>10} " + " ".join(f"{k:>11}" for k in keys)]
+        for r in rows:
+            lines.append(" ".join(f"{r[h]!s:<{width}}" for h in head) + f" {r['ratio']:10.0e} " + " ".join(f"{r[k]:11.4g}" for k in keys))
+        return "\n".join(lines)
+
     def save_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`table` as CSV (atomically)."""
         import csv
@@ -388,6 +398,49 @@ class TransferResult:
             losses_text = f"{len(self)} images, total {tot.min():.4g}…{tot.max():.4g}"
         return (f"{losses_text}; {self.evaluations} evaluations ({self.optimizer}) in {self.seconds:.1f} s "
                 f"({self.seconds_per_evaluation:.3f} s/eval) on {self.device}")
+
+    def take(self, indices: Sequence[int], *, rows: list[str] | None = None, cols: list[str] | None = None) -> TransferResult:
+        """A result holding only the elements ``indices`` (in that order)."""
+        idx = [int(i) % len(self) for i in indices]
+        h = self.history
+        history = History(h.evaluations, h.seconds[:, idx], h.total[:, idx], h.content[:, idx], h.style[:, idx], h.tv[:, idx],
+                          {k: v[:, idx] for k, v in h.layers.items()})
+        return TransferResult(
+            images=[self.images[i] for i in idx], history=history, losses={k: v[idx] for k, v in self.losses.items()},
+            seconds=self.seconds, loop_seconds=self.loop_seconds, evaluations=self.evaluations, device=self.device,
+            optimizer=self.optimizer, objectives=[self.objectives[i] for i in idx], rows=rows, cols=cols,
+        )
+
+    def select(self, *, rows: Sequence[str] | None = None, cols: Sequence[str] | None = None) -> TransferResult:
+        """The sub-grid of the named rows and columns (all of them where ``None``)."""
+        if not (self.rows and self.cols):
+            raise ValueError("select() needs a grid result (rows and cols)")
+        rows = list(self.rows if rows is None else rows)
+        cols = list(self.cols if cols is None else cols)
+        missing = [r for r in rows if r not in self.rows] + [c for c in cols if c not in self.cols]
+        if missing:
+            raise KeyError(f"no row/column {missing}; rows {self.rows}, cols {self.cols}")
+        n = len(self.cols)
+        idx = [self.rows.index(r) * n + self.cols.index(c) for r in rows for c in cols]
+        return self.take(idx, rows=rows, cols=cols)
+
+    def cell(self, row: int, col: int) -> TransferResult:
+        """Grid cell (``row``, ``col``) by position (negative counts from the end) as a batch of one."""
+        n_rows, n_cols = len(self.rows or [0]), len(self.cols or self.images)
+        return self.take([(row % n_rows) * n_cols + col % n_cols])
+
+    @staticmethod
+    def hstack(results: Sequence[TransferResult], *, cols: list[str] | None = None) -> TransferResult:
+        """Grids with the same rows side by side (columns of the first, then the second, ...)."""
+        rows = results[0].rows
+        if any(r.rows != rows for r in results):
+            raise ValueError("hstack needs results with the same rows")
+        joined = TransferResult.concat(results)
+        offsets = np.cumsum([0] + [len(r) for r in results])
+        widths = [len(r.cols) for r in results]
+        idx = [offsets[k] + i * widths[k] + j for i in range(len(rows)) for k in range(len(results)) for j in range(widths[k])]
+        out = joined.take(idx, rows=list(rows), cols=cols or [c for r in results for c in r.cols])
+        return out
 
     @staticmethod
     def concat(results: Sequence[TransferResult], *, rows: list[str] | None = None, cols: list[str] | None = None) -> TransferResult:
@@ -436,7 +489,15 @@ def _as_array(image: ImageLike, what: str) -> np.ndarray:
     from .images import load_image, to_numpy
 
     if isinstance(image, str | os.PathLike):
-        return load_image(image)
+        path = Path(image)
+        if not path.exists() and isinstance(image, str) and not path.is_absolute():
+            from .assets import asset_path
+
+            try:  # a sample asset name such as "nst/content/tubingen.jpg"
+                path = asset_path(image)
+            except UserError:
+                raise UserError(f"{what} {image}: file not found (neither a path nor a sample asset name)") from None
+        return load_image(path)
     if isinstance(image, Tensor):
         t = image.detach()
         if t.dim() == 4 and t.shape[0] == 1:
@@ -729,6 +790,7 @@ class _Prepared:
     init: list[np.ndarray | None]
     shape: tuple[int, int]
     style_shape: tuple[int, int] | None
+    """The smallest style image shape (for the minimum-size check)."""
 
 
 def _prepare_images(n: int, content, style, init, *, size, style_size, need_content: bool, need_style: bool) -> _Prepared:
@@ -787,35 +849,44 @@ def _prepare_images(n: int, content, style, init, *, size, style_size, need_cont
             )
         contents_out.append(out)
     if style_size is None:
-        style_shape = shape
-    else:
-        first = next((s for s in styles if s is not None), None)
-        style_shape = resize(first, style_size).shape[:2] if first is not None else None
-    styles_out = [fit(s, style_shape) for s in styles]
+        styles_out = [fit(s, shape) for s in styles]
+    else:  # each style image keeps its own shape (N = longer side keeps its aspect ratio)
+        by_id: dict[int, np.ndarray] = {}
+        styles_out = [None if s is None else by_id.setdefault(id(s), resize(s, style_size)) for s in styles]
+    style_shapes = sorted({s.shape[:2] for s in styles_out if s is not None}, key=min)
 
     if isinstance(init, str) and init in INITS:
         inits = [None] * n
     else:
         inits = [fit(_as_array(i, "init image"), shape) for i in _per_element(init, n, "init")]
-    return _Prepared(contents_out, styles_out, inits, shape, style_shape if any(s is not None for s in styles_out) else None)
+    return _Prepared(contents_out, styles_out, inits, shape, style_shapes[0] if style_shapes else None)
+
+
+def _distinct(images: list[np.ndarray | None]) -> tuple[list[np.ndarray], Tensor]:
+    """The distinct images (by identity) and the ``(B,)`` index of each element's image."""
+    keys: dict[int, int] = {}
+    distinct: list[np.ndarray] = []
+    index = []
+    for img in images:
+        if img is None:
+            index.append(0)
+            continue
+        if id(img) not in keys:
+            keys[id(img)] = len(distinct)
+            distinct.append(img)
+        index.append(keys[id(img)])
+    return distinct, torch.tensor(index)
 
 
 def _stack_unique(images: list[np.ndarray | None], device) -> tuple[Tensor | None, Tensor | None]:
     """Distinct images as ``(K, 3, H, W)`` and the ``(B,)`` index of each element's image."""
     from .images import to_tensor
 
-    keys: dict[int, int] = {}
-    index = []
-    for img in images:
-        if img is None:
-            index.append(0)
-            continue
-        index.append(keys.setdefault(id(img), len(keys)))
-    if not keys:
+    distinct, index = _distinct(images)
+    if not distinct:
         return None, None
-    by_id = {id(img): img for img in images if img is not None}
-    stack = torch.cat([to_tensor(by_id[k], device) for k in keys])
-    return stack, torch.tensor(index, device=device)
+    stack = torch.cat([to_tensor(img, device) for img in distinct])
+    return stack, index.to(device)
 
 
 def _gather(target: Tensor, index: Tensor) -> Tensor:
@@ -833,6 +904,7 @@ def optimize(
     size: int | str | tuple[int, int] | None = None,
     style_size: int | str | tuple[int, int] | None = None,
     init: str | ImageLike | Sequence[ImageLike] = "content",
+    noise: float = 0.05,
     optimizer: str = "lbfgs",
     steps: int = 300,
     lr: float = BERKELEY_LR,
@@ -859,8 +931,13 @@ def optimize(
         style_size: style image size; default: resized to the output size (CMU's choice).  Any
             size works: its Gram matrices are rescaled by ``M_out / M_style`` so that the
             paper's per-position normalisation compares like with like.
-        init: ``"content"`` | ``"noise"`` (uniform in [0, 1], seeded by ``seed``) | ``"style"``
-            | an image (or one per element).
+        init: ``"content"`` | ``"noise"`` (see ``noise``, seeded by ``seed``) | ``"style"`` | an
+            image (or one per element).
+        noise: half-width of the uniform noise around mid-grey for ``init="noise"``: pixels
+            start in ``[0.5 − noise, 0.5 + noise]``.  ``0.5`` gives full-range white noise
+            U[0, 1]; the default 0.05 follows Gatys' and jcjohnson's code, which start from
+            low-amplitude noise: full-range noise leaves high-frequency patterns that the deep
+            layers barely see, so they survive a short optimisation (notebook 02 shows both).
         optimizer: ``"lbfgs"`` (default) | ``"adam"``.
         steps: budget of function evaluations (forward+backward passes), > 0.
         lr: Adam's learning rate in [0, 1] pixel units (default :data:`BERKELEY_LR`).
@@ -900,6 +977,8 @@ def optimize(
         raise UserError(f"pooling must be 'avg' or 'max', got {pooling!r}")
     if isinstance(init, str) and init not in INITS and not Path(init).exists():
         raise UserError(f"init {init!r}: use content, noise, style or an image path")
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not math.isfinite(noise) or noise < 0:
+        raise UserError(f"noise must be a number >= 0 (half-width around mid-grey; 0.5 = U[0, 1]), got {noise!r}")
     record_every = record_every or max(1, steps // 100)
     if record_every < 1:
         raise UserError(f"record_every must be >= 1, got {record_every}")
@@ -935,7 +1014,7 @@ def optimize(
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         part = _Prepared(prep.content[lo:hi], prep.style[lo:hi], prep.init[lo:hi], prep.shape, prep.style_shape)
-        results.append(_run(objs[lo:hi], part, model, init=init, optimizer=optimizer, steps=steps, lr=lr,
+        results.append(_run(objs[lo:hi], part, model, init=init, noise=float(noise), optimizer=optimizer, steps=steps, lr=lr,
                             history_size=history_size, gram=gram, seeds=seeds[lo:hi], record_every=record_every,
                             progress=progress, callback=callback, desc=desc, device_label=device_name(dev)))
     result = TransferResult.concat(results) if len(results) > 1 else results[0]
@@ -943,10 +1022,12 @@ def optimize(
     return result
 
 
-def _run(objs: list[Objective], prep: _Prepared, model: vgg.VGGFeatures, *, init, optimizer, steps, lr, history_size,
+def _run(objs: list[Objective], prep: _Prepared, model: vgg.VGGFeatures, *, init, noise, optimizer, steps, lr, history_size,
          gram, seeds, record_every, progress, callback, desc, device_label) -> TransferResult:
     """Optimise one batch: targets once, then ``steps`` evaluations (see :func:`optimize`)."""
     from tqdm import tqdm
+
+    from .images import resize, to_tensor
 
     start = time.perf_counter()
     dev = model.device
@@ -974,31 +1055,35 @@ def _run(objs: list[Objective], prep: _Prepared, model: vgg.VGGFeatures, *, init
             feats = model(stack)
             content_targets = {name: _gather(feats[name], index) for name in content_layers}
         if style_layers:
-            stack, index = _stack_unique(prep.style, dev)
-            feats = model(stack)
-            for name in style_layers:
-                g = losses.gram_matrix(feats[name], gram=gram)
-                if gram == "raw" and tuple(stack.shape[2:]) != (h, w):
-                    # departs from the paper, whose formula assumes equal sizes: a raw Gram grows
-                    # with the number of positions M, so rescale the style's to the output's M
-                    d = vgg.downsampling(name)
-                    g = g * ((h // d) * (w // d) / (feats[name].shape[2] * feats[name].shape[3]))
-                style_targets[name] = _gather(g, index)
-            del feats, stack
+            distinct, index = _distinct(prep.style)
+            index = index.to(dev)
+            grams: dict[str, list[Tensor]] = {name: [] for name in style_layers}
+            for img in distinct:  # one pass per distinct style image (they may differ in shape)
+                feats = model(to_tensor(img, dev))
+                for name in style_layers:
+                    g = losses.gram_matrix(feats[name], gram=gram)
+                    if gram == "raw" and img.shape[:2] != (h, w):
+                        # departs from the paper, whose formula assumes equal sizes: a raw Gram
+                        # grows with the positions M, so rescale the style's to the output's M
+                        d = vgg.downsampling(name)
+                        g = g * ((h // d) * (w // d) / (feats[name].shape[2] * feats[name].shape[3]))
+                    grams[name].append(g)
+            style_targets = {name: _gather(torch.cat(grams[name]), index) for name in style_layers}
+            del feats, grams
 
     # the initial images
     if isinstance(init, str) and init in ("content", "style"):
-        source = prep.content if init == "content" else prep.style
-        stack, index = _stack_unique(source, dev)
-        if init == "style" and prep.style_shape != prep.shape:
-            stack = torch.nn.functional.interpolate(stack, size=(h, w), mode="bilinear", align_corners=False)
+        distinct, index = _distinct(prep.content if init == "content" else prep.style)
+        index = index.to(dev)
+        stack = torch.cat([to_tensor(img if img.shape[:2] == (h, w) else resize(img, (w, h)), dev) for img in distinct])
         x0 = stack.index_select(0, index)
     elif isinstance(init, str) and init == "noise":
-        noise = {}
+        noises = {}
         for s in seeds:
-            if s not in noise:
-                noise[s] = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(int(s)))
-        x0 = torch.cat([noise[s] for s in seeds]).to(dev)
+            if s not in noises:
+                u = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(int(s)))
+                noises[s] = 0.5 + noise * (2.0 * u - 1.0)
+        x0 = torch.cat([noises[s] for s in seeds]).to(dev)
     else:
         stack, index = _stack_unique(prep.init, dev)
         x0 = stack.index_select(0, index)
@@ -1297,6 +1382,52 @@ def _spec_list(layers) -> list:
     return items
 
 
+def load(name: str | os.PathLike, *, size: int | str | tuple[int, int] | None = None) -> np.ndarray:
+    """One image (sample asset name or path) as ``(H, W, 3)`` float32 in [0, 1], optionally resized."""
+    from .images import resize
+
+    img = _as_array(name, "image")
+    return resize(img, size) if size is not None else img
+
+
+def load_images(names: Sequence[str | os.PathLike] | str, *, size: int | str | tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """``{stem: (H, W, 3) float32 array}`` for sample asset names or paths, optionally resized."""
+    from .images import resize
+
+    items = [names] if isinstance(names, str | os.PathLike) else list(names)
+    out = {}
+    for name in items:
+        img = _as_array(name, "image")
+        out[Path(name).stem] = resize(img, size) if size is not None else img
+    return out
+
+
+def comparison(runs: Mapping[str, TransferResult], *, element: int = 0) -> str:
+    """A small text table comparing runs: final losses, time, and the evaluations each run
+    needed to reach the final total loss of the weakest run (a fair 'time to quality')."""
+    level = max(float(r.history.total[-1, element]) for r in runs.values())
+    lines = [f"{'run':<16} {'total':>11} {'content':>11} {'style':>11} {'evals':>6} {'seconds':>8} {'s/eval':>7} {'evals to ' + format(level, '.3g'):>16}"]
+    for name, r in runs.items():
+        reach = evaluations_to_reach(r, level, element=element)
+        lines.append(
+            f"{name:<16} {r.losses['total'][element]:11.4g} {r.losses['content'][element]:11.4g} {r.losses['style'][element]:11.4g} "
+            f"{r.evaluations:6d} {r.loop_seconds:8.1f} {r.seconds_per_evaluation:7.3f} {reach if reach is not None else '-':>16}"
+        )
+    return "\n".join(lines)
+
+
+def layer_losses_text(result: TransferResult, *, element: int = 0) -> str:
+    """Per-layer (unweighted) losses of one element, first and last recorded, one line per layer,
+    with each layer's weight in that element's objective."""
+    obj = result.objectives[element]
+    lines = [f"{'layer':<16} {'weight':>6} {'first':>11} {'last':>11}"]
+    for key, series in result.history.layers.items():
+        kind, name = key.split(":", 1)
+        w = (obj.style_layers if kind == "style" else obj.content_layers).get(name, 0.0)
+        lines.append(f"{key:<16} {w:6.2f} {series[0, element]:11.4g} {series[-1, element]:11.4g}")
+    return "\n".join(lines)
+
+
 def evaluations_to_reach(result: TransferResult, level: float, *, element: int = 0, key: str = "total") -> int | None:
     """First recorded evaluation at which ``key`` of ``element`` is <= ``level`` (None if never)."""
     series = result.history.series(key)[:, element]
@@ -1307,13 +1438,17 @@ def evaluations_to_reach(result: TransferResult, level: float, *, element: int =
 # --- interactive preview ------------------------------------------------------------------------
 
 
-def preview_panel(content: ImageLike | None, style: ImageLike | None, *, size: int = 64, steps: int = 30,
-                  ratio: float = DEFAULT_RATIO, mode: str = "stylize", **options):
+def preview_panel(content: ImageLike | None, style: ImageLike | None, *, enabled: bool = True, size: int = 64,
+                  steps: int = 30, ratio: float = DEFAULT_RATIO, mode: str = "stylize", **options):
     """An ipywidgets panel (alpha/beta, style-layer weights, steps, init) rerunning a small preview.
 
     ``mode``: ``"stylize"``, ``"content"`` (reconstruction) or ``"style"`` (texture synthesis).
-    Returns the widget; display it in a notebook.  Runs nothing until "Run" is pressed.
+    Returns the widget (display it in a notebook); runs nothing until "Run" is pressed.  With
+    ``enabled=False`` (headless runs) it builds nothing and returns None.
     """
+    if not enabled:
+        print("interactive panel off: set INTERACTIVE = True in the parameters cell to use it")
+        return None
     import ipywidgets as widgets
     from IPython.display import display
 

@@ -274,3 +274,49 @@ def test_real_texture_synthesis_and_content_reconstruction_make_progress():
     target = resize(load_image(content), 32)
     noise = np.random.default_rng(0).random(target.shape)
     assert np.abs(rec.image - target).mean() < 0.25 * np.abs(noise - target).mean()  # conv1_1 keeps nearly everything
+
+
+def test_styles_of_different_shapes_keep_their_aspect_and_targets(random_net, images):
+    content, style = images
+    tall = np.ascontiguousarray(style[:, :20])  # 40x20, another aspect ratio
+    res = transfer.reconstruct_style({"square": style, "tall": tall}, [[1, 0, 0, 0, 0]], size="32x32", style_size=32, steps=2, progress=False)
+    assert res.cols == ["square", "tall"] and len(res) == 2
+    # each element is compared with its own style: the first losses differ though the init is shared
+    assert res.history.style[0, 0] != pytest.approx(res.history.style[0, 1], rel=1e-3)
+    single = transfer.reconstruct_style(tall, [[1, 0, 0, 0, 0]], size="32x32", style_size=32, steps=2, progress=False)
+    np.testing.assert_allclose(single.history.style[0, 0], res.history.style[0, 1], rtol=1e-4)
+
+
+def test_text_helpers_and_figures(random_net, images):
+    from helpers import figures
+
+    content, style = images
+    grid = transfer.alpha_beta_grid(content, style, ratios=[1e-2, 1e-4], style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, progress=False)
+    text = grid.table_text()
+    assert len(text.splitlines()) == 3 and "1e-02" in text and "1e-04" in text
+    layers = transfer.layer_losses_text(grid, element=0)
+    assert "style:conv1_1" in layers and " 1.00 " in layers
+    runs = {"a": transfer.stylize(content, style, steps=3, progress=False), "b": transfer.stylize(content, style, steps=3, init="noise", progress=False)}
+    table = transfer.comparison(runs)
+    assert table.splitlines()[1].startswith("a ") and table.splitlines()[2].startswith("b ")
+    fig = figures.transfer_grid(grid, row_inputs=[content], col_inputs=[style, style], corner=None)
+    assert len(fig.axes) == 2 * 3
+    assert len(figures.loss_curves(runs).axes[0].lines) == 2
+    assert len(figures.layer_loss_curves(grid, element=0).axes[0].lines) == 1
+    assert len(figures.grid_heatmaps(grid).axes) == 4  # two heatmaps and their colour bars
+
+
+def test_noise_amplitude_and_grid_selection(random_net, images):
+    content, style = images
+    quiet = transfer.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=[0, 1], steps=1, progress=False)
+    assert 0.45 <= quiet.images[0].min() and quiet.images[0].max() <= 0.55  # one evaluation: still the initial noise
+    loud = transfer.reconstruct_content(content, "conv1_1", seeds=0, noise=0.5, steps=1, progress=False)
+    assert loud.image.min() < 0.05 and loud.image.max() > 0.95
+    with pytest.raises(UserError, match="noise must be"):
+        transfer.reconstruct_content(content, "conv1_1", noise=-1, steps=1, progress=False)
+    col = quiet.select(cols=["seed 1"])
+    assert col.rows == ["conv1_1", "conv2_1"] and col.images[1] is quiet.images[3]
+    assert col.history.total.shape == (quiet.history.total.shape[0], 2)
+    both = transfer.TransferResult.hstack([quiet.select(cols=["seed 0"]), col], cols=["a", "b"])
+    assert [id(i) for i in both.images] == [id(i) for i in quiet.images] and both.cols == ["a", "b"]
+    assert quiet.cell(-1, 0).image is quiet.images[2]
