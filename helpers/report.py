@@ -996,7 +996,7 @@ def record_reference(reference_dir: Path, notebooks: Sequence[str], *, profile: 
         }
         if old.get("tolerances"):
             record["tolerances"] = old["tolerances"]
-        atomic_write_text(target, _dump_json(record))
+        _publish_modes(atomic_write_text(target, _dump_json(record)))
         written.append(target)
     return written
 
@@ -1004,7 +1004,8 @@ def record_reference(reference_dir: Path, notebooks: Sequence[str], *, profile: 
 def _dump_json(record: dict) -> str:
     """Indented JSON with lists of numbers kept on one line (thumbnails stay readable in diffs)."""
     text = json.dumps(record, indent=1, sort_keys=True)
-    return re.sub(r"\[\s*([-+0-9.eE,\s]+?)\s*\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text) + "\n"
+    # only arrays json.dumps broke over lines ("[" + newline): never text inside a string
+    return re.sub(r"\[\n\s*([-+0-9.eE,\s]+?)\s*\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text) + "\n"
 
 
 # ----------------------------------------------------------------------------- tables

@@ -387,6 +387,16 @@ def test_record_then_check_images_and_metrics(tmp_path, outputs):
         report.record_reference(ref_dir, ["04-x"], profile="quick")
 
 
+def test_recorded_reference_keeps_keys_and_values_exactly(tmp_path, outputs):
+    """Keys that look like arrays ("U[0,1]") and nested numbers survive the compact JSON layout."""
+    image = np.zeros((8, 8, 3), np.uint8)
+    metrics = {"noise U[0,1]": 1.5, "curve": [0.1, 1e-12, -3.0], "nested": {"[0, 1]": [1, 2]}, "name": "conv4_2"}
+    _write_run(outputs, "05-y", image, **metrics)
+    report.record_reference(tmp_path, ["05-y"])
+    assert json.loads((tmp_path / "05-y.json").read_text())["metrics"] == metrics
+    assert all(r.ok and not r.note.startswith("new") for r in report.check_reference(tmp_path))
+
+
 def test_stored_smoke_reference_is_small_json_for_existing_notebooks():
     ref = ROOT / "tests" / "reference" / "smoke"
     stems = {p.stem for p in report.discover(ROOT / "notebooks")}
