@@ -148,3 +148,21 @@ def test_gram_symmetric_psd_and_losses_zero_for_identical_inputs(b, n, h, w, see
     assert (losses.style_layer_loss(f, g) == 0).all()
     assert (losses.content_layer_loss(f, f) == 0).all()
     assert (losses.style_layer_loss(f, g + 1.0) > 0).all()
+
+
+@pytest.mark.parametrize("gram", ["raw", "mean"])
+def test_style_loss_gradients_match_plain_autograd(gram):
+    """The hand-written backward equals autograd through the plain formula, for F and for A."""
+    g = torch.Generator().manual_seed(4)
+    f = torch.randn(3, 4, 3, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    a = losses.gram_matrix(torch.randn(1, 4, 3, 2, dtype=torch.float64, generator=g), gram=gram).requires_grad_(True)
+    w = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    (losses.style_layer_loss(f, a, gram=gram) * w).sum().backward()
+    f2, a2 = f.detach().clone().requires_grad_(True), a.detach().clone().requires_grad_(True)
+    n, m = 4, 6
+    plain = torch.einsum("bihw,bjhw->bij", f2, f2) / ((n * m) if gram == "mean" else 1)
+    e = (plain - a2).square().sum(dim=(1, 2)) / ((n * n) if gram == "mean" else (4 * n * n * m * m))
+    (e * w).sum().backward()
+    torch.testing.assert_close(f.grad, f2.grad)
+    torch.testing.assert_close(a.grad, a2.grad)
+    assert torch.autograd.gradcheck(lambda x, t: losses.style_layer_loss(x, t, gram=gram), (f.detach().requires_grad_(True), a.detach().requires_grad_(True)))
