@@ -220,3 +220,79 @@ def grid_heatmaps(result, *, keys: Sequence[str] = ("content", "style"), cell_si
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig
+
+
+def blend_strips(comparisons, *, cell_size: float = 1.9, columns: Sequence[str] | None = None, max_side: int = 320) -> Figure:
+    """One row per :class:`helpers.poisson.Comparison`: mask | source | target | naive paste |
+    Poisson | mixed | OpenCV normal | OpenCV mixed, captions with residuals and times.
+    Panels are downscaled to ``max_side`` pixels for drawing (the results themselves are not)."""
+    from .images import resize
+    from .poisson import COLUMNS
+
+    def shown(img):
+        if img is None:
+            return None
+        img = np.asarray(img, dtype=np.float32)
+        return resize(img, max_side) if max(img.shape[:2]) > max_side else img
+
+    columns = list(columns or COLUMNS)
+    images = [[shown(c.images.get(col)) for col in columns] for c in comparisons]
+    titles = [[c.caption(col) for col in columns] for c in comparisons]
+    rows = [f"{c.name}\n{c.shape[1]}x{c.shape[0]}" for c in comparisons]
+    fig = image_grid(images, row_labels=rows, titles=titles, cell_size=cell_size)
+    for r, c in enumerate(comparisons):
+        for k, col in enumerate(columns):
+            if c.images.get(col) is None:
+                ax = fig.axes[r * len(columns) + k]
+                ax.text(0.5, 0.5, "OpenCV\nnot installed", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+    return fig
+
+
+def toy_panels(image: np.ndarray, result, *, cell_size: float = 2.6) -> Figure:
+    """The toy problem: input, x and y gradients (signed), reconstruction, and |error| (log10)."""
+    gx, gy = result.gradients
+    err = np.abs(result.image - image)
+    panels = [
+        (image, "input", "gray", 0, 1),
+        (gx, "x gradient (forward difference)", "RdBu_r", -np.abs(gx).max(), np.abs(gx).max()),
+        (gy, "y gradient (forward difference)", "RdBu_r", -np.abs(gy).max(), np.abs(gy).max()),
+        (result.image, "reconstruction", "gray", 0, 1),
+        (np.log10(np.maximum(err, 1e-18)), f"log10 |error|, max {err.max():.1e}", "magma", -18, -6),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(cell_size * len(panels), cell_size * 1.1))
+    for ax, (arr, title, cmap, lo, hi) in zip(axes, panels):
+        im = ax.imshow(arr, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if cmap != "gray":
+            fig.colorbar(im, ax=ax, shrink=0.7)
+    fig.tight_layout()
+    return fig
+
+
+def timing_bars(seconds: dict, *, title: str | None = None) -> Figure:
+    """Horizontal bars of wall times (log scale), labelled with the value."""
+    names = list(seconds)
+    values = [seconds[n] for n in names]
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(names)))
+    ax.barh(names, values, color="tab:blue")
+    ax.set_xscale("log")
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v * 1e3:.1f} ms" if v < 1 else f" {v:.2f} s", va="center", fontsize=8)
+    ax.set_xlabel("seconds (log scale)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def blend_crops(comparisons, *, columns: Sequence[str] = ("naive paste", "Poisson", "mixed"), margin: float = 0.25,
+                cell_size: float = 2.6) -> Figure:
+    """Close-ups around each mask (bounding box grown by ``margin``) for the failure-case discussion."""
+    from .poisson import mask_crop
+
+    images = [[mask_crop(c.images[col], c.images["mask"] > 0, margin=margin) if c.images.get(col) is not None else None
+               for col in columns] for c in comparisons]
+    titles = [[c.caption(col) for col in columns] for c in comparisons]
+    return image_grid(images, row_labels=[c.name for c in comparisons], titles=titles, cell_size=cell_size)

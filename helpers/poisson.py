@@ -31,6 +31,7 @@ float64 and *not* clipped: the exact solution may leave [0, 1] slightly (clip fo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,8 @@ COARSE_SPACING = 8
 """Lattice spacing (pixels) of the bilinear coarse space."""
 
 FFT_WORKERS = -1
+FFT_THREADS_FROM = 1 << 19
+"""Transforms of fewer values than this run single-threaded."""
 COARSE_REGULARISATION = 1e-8
 """Relative diagonal shift of the coarse matrix: bounds the coefficients of nearly dependent hats
 (a 1-pixel-wide line of Omega between two lattice rows) without spoiling the Galerkin property."""
@@ -483,16 +486,18 @@ class PoissonSystem:
     def _transform(self, f: np.ndarray, inverse: bool, in_place: bool = True) -> np.ndarray:
         """The box's orthonormal sine/cosine transform of a stack (in place by default)."""
         ky, kx = self.kinds
+        # threads only pay off for big transforms (on a busy machine their start-up dominates)
+        workers = FFT_WORKERS if f.size >= FFT_THREADS_FROM else 1
         if ky == kx:
             fwd, inv, typ, _ = _AXIS_TRANSFORMS[ky]
             if inverse:
                 fn = sfft.idstn if inv is sfft.idst else sfft.idctn
             else:
                 fn = sfft.dstn if fwd is sfft.dst else sfft.dctn
-            return fn(f, type=typ, axes=(1, 2), norm="ortho", workers=FFT_WORKERS, overwrite_x=in_place)
+            return fn(f, type=typ, axes=(1, 2), norm="ortho", workers=workers, overwrite_x=in_place)
         for axis, kind in ((1, ky), (2, kx)):
             fwd, inv, typ, _ = _AXIS_TRANSFORMS[kind]
-            f = (inv if inverse else fwd)(f, type=typ, axis=axis, norm="ortho", workers=FFT_WORKERS, overwrite_x=in_place)
+            f = (inv if inverse else fwd)(f, type=typ, axis=axis, norm="ortho", workers=workers, overwrite_x=in_place)
             in_place = True
         return f
 
@@ -826,6 +831,47 @@ def toy_reconstruct_naive(image: np.ndarray, *, atol: float = 1e-10, btol: float
     )
 
 
+@dataclass
+class ToyTiming:
+    """The vectorised toy solver (median of repeats) against the seed's loops + lsqr (one run)."""
+
+    fast: ToyResult
+    fast_seconds: float
+    naive: ToyResult | None
+    naive_seconds: float
+
+    @property
+    def seconds(self) -> dict:
+        out = {"vectorised (toy_reconstruct)": self.fast_seconds}
+        if self.naive is not None:
+            out["seed: per-pixel loops + lsqr"] = self.naive_seconds
+        return out
+
+    @property
+    def speedup(self) -> float:
+        return self.naive_seconds / self.fast_seconds if self.naive is not None else float("nan")
+
+    def summary(self) -> str:
+        text = f"vectorised: {self.fast_seconds * 1e3:.1f} ms (median), max |error| {self.fast.max_abs_error:.1e}"
+        if self.naive is not None:
+            text += (f"; loops + lsqr: {self.naive_seconds:.2f} s, max |error| {self.naive.max_abs_error:.1e}"
+                     f"; {self.speedup:,.0f}x faster")
+        return text
+
+
+def toy_timing(image: np.ndarray, *, repeats: int = 20, naive: bool = True) -> ToyTiming:
+    """Time :func:`toy_reconstruct` (median of ``repeats`` after one warm-up) and, if ``naive``,
+    :func:`toy_reconstruct_naive` once, on the same image."""
+    fast = toy_reconstruct(image)
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        toy_reconstruct(image)
+        times.append(time.perf_counter() - t0)
+    slow = toy_reconstruct_naive(image) if naive else None
+    return ToyTiming(fast, float(np.median(times)), slow, slow.seconds if slow is not None else float("nan"))
+
+
 # --------------------------------------------------------------------------------------------
 # Blending
 # --------------------------------------------------------------------------------------------
@@ -1113,22 +1159,25 @@ def _example_file(name: str, stem: str) -> str:
     raise UserError(f"example {name!r} has no {stem} image; known examples: {', '.join(list_examples())}")
 
 
-def load_example(name: str, *, size: int | None = None) -> Example:
+def load_example(name: str, *, size: int | tuple[int, int] | str | None = None) -> Example:
     """Load ``data/gdf/<name>/{source,target,mask}`` (any of .png/.jpg) as float images.
 
     Args:
         name: one of :func:`list_examples`.
-        size: optional longer side in pixels to downscale to (``None`` = full resolution).
+        size: ``None`` = full resolution; ``N`` = downscale so the longer side is at most N
+            (aspect kept); ``(W, H)`` or ``"WxH"`` = exactly that size (the Berkeley writeup's
+            224x224 renders).  The mask is resized as grey levels and thresholded at 0.5.
     """
     from .assets import asset_path
-    from .images import load_image, resize
+    from .images import load_image, parse_size, resize
 
     if name not in list_examples():
         raise UserError(f"unknown example {name!r}; known examples: {', '.join(list_examples())}")
     source = load_image(asset_path(_example_file(name, "source")), mode="RGB")
     target = load_image(asset_path(_example_file(name, "target")), mode="RGB")
     mask = load_image(asset_path(_example_file(name, "mask")), mode="L")
-    if size is not None and max(target.shape[:2]) > size:
+    size = parse_size(size)
+    if size is not None and (isinstance(size, tuple) or max(target.shape[:2]) > size):
         source, target, mask = resize(source, size), resize(target, size), resize(mask, size)
     return Example(name, source, target, mask > MASK_THRESHOLD)
 
@@ -1161,3 +1210,183 @@ def opencv_clone(source: np.ndarray, target: np.ndarray, mask: np.ndarray, *, mo
     flag = cv2.NORMAL_CLONE if mode == "poisson" else cv2.MIXED_CLONE
     out = cv2.seamlessClone(src8, tgt8, m.astype(np.uint8) * 255, center, flag)
     return out.astype(np.float32) / 255.0
+
+
+def opencv_available() -> bool:
+    """Whether ``cv2`` (the optional ``opencv`` extra) can be imported."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+COLUMNS = ("mask", "source", "target", "naive paste", "Poisson", "mixed", "OpenCV normal", "OpenCV mixed")
+"""The panels of a comparison strip, left to right."""
+
+
+@dataclass
+class Comparison:
+    """One example blended every way: the strip's images and the numbers behind them."""
+
+    name: str
+    images: dict  # COLUMNS -> (H, W[, 3]) float in [0, 1], or None (OpenCV missing)
+    seconds: dict  # method -> wall seconds
+    residuals: dict  # "Poisson" / "mixed" -> max relative residual over channels
+    unknowns: int
+    iterations: dict  # "Poisson" / "mixed" -> CG iterations
+    results: dict = field(default_factory=dict, repr=False)  # "Poisson" / "mixed" -> BlendResult
+    inputs: Example | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.images["target"].shape[:2]
+
+    @property
+    def outside_exact(self) -> bool:
+        """Both exact blends equal the target bit for bit outside the mask."""
+        outside = ~self.images["mask"].astype(bool)
+        target = self.images["target"].astype(np.float64)
+        return all(np.array_equal(r.image[outside], target[outside]) for r in self.results.values())
+
+    def opencv_difference(self, column: str = "Poisson") -> float:
+        """Mean |exact - OpenCV| inside the mask, in 8-bit levels (NaN without OpenCV)."""
+        other = self.images["OpenCV normal" if column == "Poisson" else "OpenCV mixed"]
+        if other is None:
+            return float("nan")
+        inside = self.images["mask"].astype(bool)
+        return float(np.abs(self.images[column][inside] - other[inside]).mean() * 255)
+
+    def caption(self, column: str) -> str:
+        """Short label for one strip panel (residual and time where there are any)."""
+        if column in self.residuals:
+            return f"{column}\nres {self.residuals[column]:.1e}, {self.seconds[column] * 1e3:.0f} ms"
+        if column in self.seconds:
+            return f"{column}\n{self.seconds[column] * 1e3:.0f} ms" if self.images.get(column) is not None else f"{column}\n(not installed)"
+        return column
+
+
+def compare_example(example: str | Example, *, size: int | tuple[int, int] | str | None = None, opencv: bool = True) -> Comparison:
+    """Blend one example every way: naive paste, Poisson, mixed, and (if installed) OpenCV's
+    NORMAL_CLONE and MIXED_CLONE, on the same inputs.  ``size`` as in :func:`load_example`."""
+    ex = load_example(example, size=size) if isinstance(example, str) else example
+    images = {"mask": ex.mask.astype(np.float32), "source": ex.source, "target": ex.target}
+    seconds, residuals, iterations = {}, {}, {}
+    t0 = time.perf_counter()
+    images["naive paste"] = naive_paste(ex.source, ex.target, ex.mask)
+    seconds["naive paste"] = time.perf_counter() - t0
+    unknowns = 0
+    results = {}
+    for column, mode in (("Poisson", "poisson"), ("mixed", "mixed")):
+        res = blend(ex.source, ex.target, ex.mask, mode=mode)
+        results[column] = res
+        images[column] = res.clipped
+        seconds[column] = res.seconds
+        residuals[column] = res.max_residual
+        iterations[column] = res.iterations
+        unknowns = res.unknowns
+    use_cv = opencv and opencv_available()
+    for column, mode in (("OpenCV normal", "poisson"), ("OpenCV mixed", "mixed")):
+        if use_cv:
+            t0 = time.perf_counter()
+            images[column] = opencv_clone(ex.source, ex.target, ex.mask, mode=mode)
+            seconds[column] = time.perf_counter() - t0
+        else:
+            images[column] = None
+            seconds[column] = float("nan")
+    return Comparison(ex.name, images, seconds, residuals, unknowns, iterations, results, ex)
+
+
+def compare_examples(names: list[str] | tuple[str, ...], *, size=None, opencv: bool = True) -> list[Comparison]:
+    """:func:`compare_example` for each name (one call processes the whole list)."""
+    return [compare_example(name, size=size, opencv=opencv) for name in names]
+
+
+def comparison_table(comparisons: list[Comparison]) -> str:
+    """A plain-text table: size, unknowns, residuals, iterations and times per example."""
+    rows = [("example", "size", "unknowns", "Poisson res / it / ms", "mixed res / it / ms",
+             "OpenCV normal / mixed ms", "|exact - OpenCV| normal / mixed")]
+    for c in comparisons:
+        h, w = c.shape
+        cv = c.seconds["OpenCV normal"], c.seconds["OpenCV mixed"]
+        if np.isnan(cv[0]):
+            cv_text = diff_text = "not installed"
+        else:
+            cv_text = f"{cv[0] * 1e3:.0f} / {cv[1] * 1e3:.0f}"
+            diff_text = f"{c.opencv_difference('Poisson'):.1f} / {c.opencv_difference('mixed'):.1f} levels"
+        rows.append((
+            c.name, f"{w}x{h}", f"{c.unknowns:,}",
+            f"{c.residuals['Poisson']:.1e} / {c.iterations['Poisson']} / {c.seconds['Poisson'] * 1e3:.0f}",
+            f"{c.residuals['mixed']:.1e} / {c.iterations['mixed']} / {c.seconds['mixed'] * 1e3:.0f}",
+            cv_text, diff_text,
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(wd) for cell, wd in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * wd for wd in widths))
+    return "\n".join(lines)
+
+
+def save_comparisons(comparisons: list[Comparison], save: Callable[[str, np.ndarray], object], *, suffix: str = "",
+                     columns: tuple[str, ...] = ("Poisson", "mixed")) -> list[str]:
+    """Save the blended images of ``columns`` via ``save(name, image)`` (e.g. ``run.save_image``)
+    as ``<example>-<method><suffix>``; returns the names.  (By default only the exact blends:
+    OpenCV's output depends on its version, so it does not belong in a regression check.)"""
+    names = []
+    for c in comparisons:
+        for column in columns:
+            if c.images.get(column) is not None:
+                name = f"{c.name}-{column.lower().replace(' ', '-')}{suffix}"
+                save(name, c.images[column])
+                names.append(name)
+    return names
+
+
+def blend_panel(example: str = "penguin_snow", *, enabled: bool = True, size: int = 320):
+    """An ipywidgets panel: move the source with offset sliders and switch Poisson / mixed.
+
+    Returns the widget (display it in a notebook).  With ``enabled=False`` (headless runs)
+    it builds nothing and returns None.
+    """
+    if not enabled:
+        print("interactive panel off: set INTERACTIVE = True in the parameters cell to use it")
+        return None
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    ex = load_example(example, size=size)
+    h, w = ex.target.shape[:2]
+    dy = widgets.IntSlider(value=0, min=-h // 2, max=h // 2, description="offset dy")
+    dx = widgets.IntSlider(value=0, min=-w // 2, max=w // 2, description="offset dx")
+    mode = widgets.ToggleButtons(options=["poisson", "mixed"], description="mode")
+    out = widgets.Output()
+
+    def update(_=None):
+        with out:
+            out.clear_output(wait=True)
+            try:
+                res = blend(ex.source, ex.target, ex.mask, mode=mode.value, offset=(dy.value, dx.value))
+            except UserError as exc:
+                print(f"error: {exc}")
+                return
+            fig, ax = plt.subplots(figsize=(6, 6 * h / w))
+            ax.imshow(res.clipped)
+            ax.set_axis_off()
+            ax.set_title(res.summary(), fontsize=8)
+            display(fig)
+            plt.close(fig)
+
+    for control in (dy, dx, mode):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([dy, dx]), mode, out])
+
+
+def mask_crop(image: np.ndarray, mask: np.ndarray, *, margin: float = 0.25) -> np.ndarray:
+    """``image`` cut to the mask's bounding box grown by ``margin`` of its size on each side."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return image
+    h, w = mask.shape
+    my, mx = int((ys.max() - ys.min() + 1) * margin) + 2, int((xs.max() - xs.min() + 1) * margin) + 2
+    return image[max(ys.min() - my, 0) : min(ys.max() + my + 1, h), max(xs.min() - mx, 0) : min(xs.max() + mx + 1, w)]

@@ -416,3 +416,54 @@ def test_larger_blend_residual(rng):
     result = poisson.blend(src, tgt, mask)
     assert np.all(residual_against_oracle(result, src, tgt, mask) <= 1e-6)
     assert np.array_equal(result.image[~mask], tgt[~mask].astype(np.float64))
+
+
+# --------------------------------------------------------------------------- notebook helpers
+
+
+def test_compare_example_and_saving(scene):
+    src, tgt, mask = scene
+    ex = poisson.Example("synthetic", src, tgt, mask)
+    comp = poisson.compare_example(ex, opencv=poisson.opencv_available())
+    assert list(comp.images) == list(poisson.COLUMNS)
+    assert comp.outside_exact and comp.unknowns == mask.sum()
+    assert max(comp.residuals.values()) <= 1e-6
+    np.testing.assert_allclose(comp.images["Poisson"], np.clip(oracle_blend(src, tgt, mask), 0, 1), atol=1e-5)
+    saved = {}
+    names = poisson.save_comparisons([comp], lambda name, img: saved.setdefault(name, img))
+    assert names == ["synthetic-poisson", "synthetic-mixed"] and set(saved) == set(names)
+    assert "synthetic" in poisson.comparison_table([comp])
+    no_cv = poisson.compare_example(ex, opencv=False)
+    assert no_cv.images["OpenCV normal"] is None and np.isnan(no_cv.opencv_difference())
+    crop = poisson.mask_crop(comp.images["Poisson"], mask, margin=0.0)
+    ys, xs = np.nonzero(mask)
+    assert crop.shape[:2] == (ys.max() - ys.min() + 5, xs.max() - xs.min() + 5)
+
+
+@pytest.mark.skipif(not poisson.opencv_available(), reason="OpenCV (the opencv extra) not installed")
+def test_opencv_clone_lines_up(scene):
+    src, tgt, mask = scene
+    out = poisson.opencv_clone(src, tgt, mask)
+    assert out.shape == tgt.shape
+    far = np.ones_like(mask)
+    ys, xs = np.nonzero(mask)
+    far[ys.min() - 1 : ys.max() + 2, xs.min() - 1 : xs.max() + 2] = False  # OpenCV only touches the mask's box
+    np.testing.assert_allclose(out[far], tgt[far], atol=1 / 255 + 1e-6)
+
+
+def test_load_example_sizes():
+    names = poisson.list_examples()
+    assert "penguin_snow" in names and "toy_problem" not in names
+    ex = poisson.load_example("bird_sky", size=(64, 48))
+    assert ex.target.shape == (48, 64, 3) and ex.mask.shape == (48, 64) and ex.mask.dtype == bool
+    ex = poisson.load_example("bird_sky", size=100)
+    assert max(ex.target.shape[:2]) == 100
+    with pytest.raises(UserError, match="unknown example"):
+        poisson.load_example("no_such_example")
+
+
+def test_toy_timing(rng):
+    timing = poisson.toy_timing(rng.random((8, 10)), repeats=2, naive=True)
+    assert timing.naive is not None and timing.speedup > 0
+    assert set(timing.seconds) == {"vectorised (toy_reconstruct)", "seed: per-pixel loops + lsqr"}
+    assert "faster" in timing.summary()
