@@ -133,7 +133,8 @@ def guidance_divergence(
     source does not cover it) fall back to the target gradient, i.e. contribute nothing.
 
     Args:
-        source, target: ``(C, h, w)`` float64 windows of the placed source and the target.
+        source, target: ``(C, h, w)`` float windows of the placed source and the target
+            (float32 is fine: differences are taken in float64, where they are exact).
         source_valid: optional ``(h, w)`` bool, where the placed source exists.
 
     Returns ``(C, h, w)`` float64.  Only pairs inside the window are used (it is the image, or
@@ -142,22 +143,24 @@ def guidance_divergence(
     if mode not in ("poisson", "mixed"):
         raise ValueError(f"mode must be 'poisson' or 'mixed', got {mode!r}")
     out = np.zeros(source.shape, dtype=np.float64)
+    # float32 inputs: every difference is taken in float64, where it is exact
     diff = np.subtract(source, target, dtype=np.float64) if mode == "poisson" else None
     for axis in (1, 2):  # y pairs, x pairs (two whole-array passes, not a pixel loop)
-        if mode == "mixed":
-            ds = np.diff(source, axis=axis).astype(np.float64, copy=False)
-            dt = np.diff(target, axis=axis).astype(np.float64, copy=False)
-            edge = np.where(np.abs(ds) >= np.abs(dt), ds - dt, 0.0)
-        else:
-            edge = np.diff(diff, axis=axis)  # (s_q - s_p) - (t_q - t_p)
-        if source_valid is not None:
-            sv = np.asarray(source_valid, dtype=bool)
-            edge = edge * ((sv[:-1, :] & sv[1:, :]) if axis == 1 else (sv[:, :-1] & sv[:, 1:]))
-        # g_p = sum_q (d_p - d_q): the edge (p, p+1) adds -edge to p and +edge to p+1.
         lo = [slice(None)] * 3
         hi = [slice(None)] * 3
         lo[axis] = slice(None, -1)
         hi[axis] = slice(1, None)
-        out[tuple(lo)] -= edge
-        out[tuple(hi)] += edge
+        lo, hi = tuple(lo), tuple(hi)
+        if mode == "mixed":
+            ds = np.subtract(source[hi], source[lo], dtype=np.float64)
+            dt = np.subtract(target[hi], target[lo], dtype=np.float64)
+            edge = np.where(np.abs(ds) >= np.abs(dt), ds - dt, 0.0)
+        else:
+            edge = np.subtract(diff[hi], diff[lo])  # (s_q - s_p) - (t_q - t_p)
+        if source_valid is not None:
+            sv = np.asarray(source_valid, dtype=bool)
+            edge = edge * ((sv[:-1, :] & sv[1:, :]) if axis == 1 else (sv[:, :-1] & sv[:, 1:]))
+        # g_p = sum_q (d_p - d_q): the edge (p, p+1) adds -edge to p and +edge to p+1.
+        out[lo] -= edge
+        out[hi] += edge
     return out
