@@ -467,3 +467,13 @@ def test_toy_timing(rng):
     assert timing.naive is not None and timing.speedup > 0
     assert set(timing.seconds) == {"vectorised (toy_reconstruct)", "seed: per-pixel loops + lsqr"}
     assert "faster" in timing.summary()
+
+
+def test_target_alpha_passes_through(scene):
+    src, tgt, mask = scene
+    alpha = np.linspace(0, 1, tgt.shape[0] * tgt.shape[1], dtype=np.float32).reshape(tgt.shape[:2])
+    rgba = np.concatenate([tgt, alpha[..., None]], axis=2)
+    res = poisson.blend(src, rgba, mask)
+    assert res.image.shape == rgba.shape
+    np.testing.assert_array_equal(res.image[..., 3], alpha.astype(np.float64))
+    np.testing.assert_array_equal(res.image[..., :3], poisson.blend(src, tgt, mask).image)
