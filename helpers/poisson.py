@@ -17,8 +17,13 @@ How the solve is fast without giving up exactness (the residual is checked in fl
 * **Coarse correction.**  What the box solve gets wrong lives along the boundary of
   ``Omega`` and is smooth along it; a Galerkin coarse space of bilinear hat functions on an
   8-pixel lattice, cut off by the mask, removes it (``Z (Z^T A Z)^{-1} Z^T``, one small sparse
-  LU).  The two are combined multiplicatively (coarse, box, coarse), which keeps the
-  preconditioner symmetric; conjugate gradients then need ~5-8 iterations at any size.
+  LU).  The two are combined as the balancing / A-DEF2 two-level preconditioner (CG starts
+  from the coarse solution, each step applies the box solve then the coarse correction), which
+  is symmetric on the residuals CG produces; CG then needs 6-8 iterations from 256² to 2048².
+* **No stencils in the loop.**  ``A`` times the box solution and times the coarse correction
+  are known in closed form (the box operator equals ``A`` on ``Omega`` except for couplings
+  to the ring just outside it; the bilinear interpolant's Laplacian lives on lattice lines),
+  so an iteration costs two transforms, one small LU solve and a dozen array passes.
 * **Mixed precision.**  The iterations run in float32 on all channels at once (one box
   transform per iteration for the whole ``(C, h, w)`` stack); the residual is recomputed in
   float64 and the correction refined until ``||b - A x|| <= tol ||b||`` per channel.
@@ -56,6 +61,22 @@ __all__ = [
     "place_mask",
     "naive_paste",
     "relative_residual",
+    "Example",
+    "list_examples",
+    "load_example",
+    "opencv_available",
+    "opencv_clone",
+    "Comparison",
+    "COLUMNS",
+    "compare_example",
+    "compare_examples",
+    "comparison_table",
+    "save_comparisons",
+    "blend_panel",
+    "mask_crop",
+    "ToyTiming",
+    "toy_timing",
+    "single_threaded_blas",
 ]
 
 MASK_THRESHOLD = 0.5
@@ -64,13 +85,15 @@ MASK_THRESHOLD = 0.5
 COARSE_SPACING = 8
 """Lattice spacing (pixels) of the bilinear coarse space."""
 
-FFT_WORKERS = -1
-FFT_THREADS_FROM = 1 << 19
-"""Transforms of fewer values than this run single-threaded."""
 COARSE_REGULARISATION = 1e-8
 """Relative diagonal shift of the coarse matrix: bounds the coefficients of nearly dependent hats
 (a 1-pixel-wide line of Omega between two lattice rows) without spoiling the Galerkin property."""
+
+FFT_WORKERS = -1
 """Threads for scipy.fft (-1 = all cores)."""
+
+FFT_THREADS_FROM = 1 << 19
+"""Transforms of fewer values than this run single-threaded (thread start-up would dominate)."""
 
 
 # --------------------------------------------------------------------------------------------
