@@ -77,6 +77,9 @@ __all__ = [
     "ToyTiming",
     "toy_timing",
     "single_threaded_blas",
+    "pick",
+    "summarize",
+    "ComparisonSummary",
 ]
 
 MASK_THRESHOLD = 0.5
@@ -1463,3 +1466,44 @@ def mask_crop(image: np.ndarray, mask: np.ndarray, *, margin: float = 0.25) -> n
     h, w = mask.shape
     my, mx = int((ys.max() - ys.min() + 1) * margin) + 2, int((xs.max() - xs.min() + 1) * margin) + 2
     return image[max(ys.min() - my, 0) : min(ys.max() + my + 1, h), max(xs.min() - mx, 0) : min(xs.max() + mx + 1, w)]
+
+
+def pick(comparisons: list[Comparison], names: list[str] | tuple[str, ...]) -> list[Comparison]:
+    """The comparisons whose example is in ``names`` (in ``comparisons`` order; all if none match)."""
+    chosen = [c for c in comparisons if c.name in set(names)]
+    return chosen or list(comparisons)
+
+
+@dataclass
+class ComparisonSummary:
+    """What a notebook asserts about a list of comparisons, and the numbers it records."""
+
+    names: list[str]
+    max_residual: float  # over examples, modes and channels
+    outside_exact: bool  # every exact blend equals the target outside its mask
+    finite: bool  # no NaN/inf in the exact blends
+    opencv_complete: bool  # every OpenCV panel was produced
+    metrics: dict  # per example: residuals, unknowns, seconds (for metrics.json)
+
+
+def summarize(comparisons: list[Comparison]) -> ComparisonSummary:
+    """Collect the invariants and metrics of :func:`compare_examples` results in one object."""
+    metrics = {
+        c.name: {
+            "residual_poisson": c.residuals["Poisson"],
+            "residual_mixed": c.residuals["mixed"],
+            "unknowns": c.unknowns,
+            "seconds_poisson": c.seconds["Poisson"],
+            "seconds_mixed": c.seconds["mixed"],
+            "seconds_opencv": None if np.isnan(c.seconds["OpenCV normal"]) else c.seconds["OpenCV normal"],
+        }
+        for c in comparisons
+    }
+    return ComparisonSummary(
+        names=[c.name for c in comparisons],
+        max_residual=max((max(c.residuals.values()) for c in comparisons), default=0.0),
+        outside_exact=all(c.outside_exact for c in comparisons),
+        finite=all(np.isfinite(c.images[k]).all() for c in comparisons for k in ("Poisson", "mixed")),
+        opencv_complete=all(c.images["OpenCV normal"] is not None and c.images["OpenCV mixed"] is not None for c in comparisons),
+        metrics=metrics,
+    )

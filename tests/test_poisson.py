@@ -435,6 +435,11 @@ def test_compare_example_and_saving(scene):
     assert "synthetic" in poisson.comparison_table([comp])
     no_cv = poisson.compare_example(ex, opencv=False)
     assert no_cv.images["OpenCV normal"] is None and np.isnan(no_cv.opencv_difference())
+    summary = poisson.summarize([comp, no_cv])
+    assert summary.names == ["synthetic", "synthetic"] and summary.outside_exact and summary.finite
+    assert summary.max_residual == max(max(comp.residuals.values()), max(no_cv.residuals.values()))
+    assert not summary.opencv_complete and summary.metrics["synthetic"]["unknowns"] == mask.sum()
+    assert poisson.pick([comp], ["nothing"]) == [comp] and poisson.pick([comp], ["synthetic"]) == [comp]
     crop = poisson.mask_crop(comp.images["Poisson"], mask, margin=0.0)
     ys, xs = np.nonzero(mask)
     assert crop.shape[:2] == (ys.max() - ys.min() + 5, xs.max() - xs.min() + 5)
