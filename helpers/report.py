@@ -132,15 +132,46 @@ def parse_only(text: str | None) -> list[str] | None:
 
 
 def notebook_parameters(notebook: Path) -> dict[str, dict]:
-    """The notebook's ``parameters`` cell: ``{name: {"default": source text, "help": comment, ...}}``."""
-    import papermill
+    """The notebook's ``parameters`` cell: ``{name: {"default": source text, "help": comment}}``.
+
+    Read with :mod:`ast` (every top-level ``NAME = literal`` assignment), not papermill's
+    line regex, which skips lines whose comment holds an ``=``.
+    """
+    import ast
+    import io
+    import tokenize
+
+    import nbformat
 
     try:
-        params = papermill.inspect_notebook(str(notebook))
+        nb = nbformat.read(str(notebook), as_version=4)
     except Exception as exc:  # unreadable JSON etc.
         raise UserError(f"{notebook}: cannot read the notebook ({exc}); is it valid .ipynb JSON?") from exc
-    if not params:
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
         raise UserError(f"{notebook}: no cell tagged 'parameters'; tag the first code cell 'parameters'")
+    source = cell.source
+    try:
+        tree = ast.parse(source)
+        comments = {
+            tok.start[0]: tok.string.lstrip("#").strip()
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT
+        }
+    except (SyntaxError, tokenize.TokenError) as exc:
+        raise UserError(f"{notebook}: the parameters cell is not valid Python ({exc})") from exc
+    params: dict[str, dict] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and node.value is not None:
+                params[target.id] = {
+                    "name": target.id,
+                    "default": ast.get_source_segment(source, node.value) or "",
+                    "help": comments.get(node.end_lineno, ""),
+                }
+    if not params:
+        raise UserError(f"{notebook}: the parameters cell assigns no names; write NAME = value lines")
     return params
 
 

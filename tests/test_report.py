@@ -175,6 +175,20 @@ def test_bad_parameter_files_are_clear_errors(tmp_path):
         report.profile_parameters(tiny, "smoke", configs)
 
 
+def test_parameters_cell_is_read_like_python(tmp_path):
+    """Every NAME = literal line counts, also with '=' in its comment (papermill's regex skips those)."""
+    source = 'PROFILE = "quick"  # str: profile\nSIZE = 0  # int: 0 = as stored\nLAYERS = [\n    "conv1_1",\n]  # list: names\n'
+    path = tmp_path / "01-x.ipynb"
+    nbformat.write(_notebook(_parameters(source)), str(path))
+    params = report.notebook_parameters(path)
+    assert list(params) == ["PROFILE", "SIZE", "LAYERS"]
+    assert params["SIZE"]["default"] == "0" and params["SIZE"]["help"] == "int: 0 = as stored"
+    assert params["LAYERS"]["help"] == "list: names"
+    nbformat.write(_notebook(v4.new_code_cell("x = 1")), str(path))
+    with pytest.raises(UserError, match="no cell tagged 'parameters'"):
+        report.notebook_parameters(path)
+
+
 def test_cli_bad_input_is_one_line_and_exit_2(capsys):
     assert main(["report", "--only", "99"]) == 2
     err = capsys.readouterr().err
