@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import tempfile
@@ -77,6 +78,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -93,6 +97,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno in _STORAGE_ERRNOS:  # the disk, not the code: one clear line, not a traceback
+            raise UserError(f"cannot write {path} ({exc.strerror}); free some space or choose another output path") from exc
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -143,8 +151,8 @@ class NotebookRun:
         self.name = name
         self.seed = int(seed)
         self.profile = profile
+        self.device = get_device(device)  # a refused device must not leave an output folder behind
         self.out = outputs_dir(name)
-        self.device = get_device(device)
         self.device_name = device_name(self.device)
         self.images: list[str] = []
         self.figures: list[str] = []

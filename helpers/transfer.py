@@ -793,8 +793,10 @@ class _Prepared:
     """The smallest style image shape (for the minimum-size check)."""
 
 
-def _prepare_images(n: int, content, style, init, *, size, style_size, need_content: bool, need_style: bool) -> _Prepared:
-    from .images import parse_size, resize
+def _prepare_images(n: int, content, style, init, *, size, style_size, need_content: bool, need_style: bool,
+                    check_shape: Callable[[tuple[int, int]], None] | None = None) -> _Prepared:
+    """Load, validate and resize the images; ``check_shape(output (H, W))`` runs before any resizing."""
+    from .images import parse_size, resize, target_shape
 
     size = parse_size(size)
     style_size = parse_size(style_size)
@@ -824,7 +826,9 @@ def _prepare_images(n: int, content, style, init, *, size, style_size, need_cont
             raise UserError("no image to take the size from: give size as WxH")
         shape = (size[1], size[0])
     else:
-        shape = resize(base, size).shape[:2] if size is not None else base.shape[:2]
+        shape = target_shape(base.shape[:2], size) if size is not None else base.shape[:2]
+    if check_shape is not None:  # e.g. the memory estimate: refuse before making big arrays
+        check_shape(shape)
 
     resized: dict = {}
 
@@ -988,14 +992,16 @@ def optimize(
     init_name = init if isinstance(init, str) and init in INITS else None
     need_content = any(o.alpha > 0 for o in objs) or init_name == "content"
     need_style = any(o.beta > 0 for o in objs) or init_name == "style"
+    layers = list(dict.fromkeys(name for o in objs for name in o.layers()))
+    deepest = max(layers, key=lambda name: vgg.LAYER_INDEX[name])
+    chunk = max_batch or n
     prep = _prepare_images(n, content, style, init, size=size, style_size=style_size,
-                           need_content=need_content, need_style=need_style)
+                           need_content=need_content, need_style=need_style,
+                           check_shape=lambda shape: _check_memory(shape, min(chunk, n), [deepest], optimizer, history_size, dev))
     if init_name == "content" and any(c is None for c in prep.content):
         raise UserError("init='content' needs a content image for every element; use init='noise'")
     if init_name == "style" and any(s is None for s in prep.style):
         raise UserError("init='style' needs a style image for every element; use init='noise'")
-    layers = list(dict.fromkeys(name for o in objs for name in o.layers()))
-    deepest = max(layers, key=lambda name: vgg.LAYER_INDEX[name])
     smallest = vgg.min_size([deepest])
     shapes = [("output", prep.shape)] + ([("style image", prep.style_shape)] if prep.style_shape else [])
     for what, (h, w) in shapes:
@@ -1004,10 +1010,8 @@ def optimize(
             raise UserError(
                 f"{what} size {w}x{h} is too small for layer {deepest} (the network halves the size "
                 f"{int(math.log2(smallest))} times before it): each side needs at least {smallest} px; "
-                f"use --size {longer} or larger"
+                f"use --{'style-size' if what == 'style image' else 'size'} {longer} or larger"
             )
-    chunk = max_batch or n
-    _check_memory(prep.shape, min(chunk, n), [deepest], optimizer, history_size, dev)
     model = build_network(layers, weights=weights, pooling=pooling, device=dev)
 
     results = []
@@ -1155,6 +1159,12 @@ def _run(objs: list[Objective], prep: _Prepared, model: vgg.VGGFeatures, *, init
                 finite = torch.isfinite(parts["total"]) & torch.isfinite(x.grad).flatten(1).all(dim=1)
                 if not bool(finite.all()):
                     bad = [i for i, ok in enumerate(finite.tolist()) if not ok]
+                    if k == 1:  # no step taken yet: the learning rate cannot be the cause
+                        raise UserError(
+                            f"adam: the loss or its gradient is not finite at the initial image (evaluation 1) for "
+                            f"batch element(s) {bad}; the initial image or the weights file is probably broken "
+                            "(re-fetch the weights with `python -m helpers weights`)"
+                        )
                     raise UserError(
                         f"adam: the loss became non-finite (NaN/inf) at evaluation {k} for batch element(s) "
                         f"{bad}; the learning rate lr={lr:g} is probably too high (the Berkeley recipe is "

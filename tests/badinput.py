@@ -237,7 +237,7 @@ def image_kind(folder: Path, kind: str, h: int = 24, w: int = 32) -> Kind:
         smooth = np.repeat(np.repeat(card[::4, ::4], 4, 0), 4, 1)[:h, :w]
         exif = Image.Exif()
         exif[0x0112] = 6  # "rotate 90° clockwise to display": stored h x w, shown w x h
-        Image.fromarray(smooth).save(path, exif=exif, quality=100)
+        Image.fromarray(smooth).save(path, exif=exif, quality=100, subsampling=0)
         rgb = np.rot90(smooth, k=-1) / 255.0
         return Kind(path, rgb, _luma(rgb), 0.1)
     raise ValueError(kind)

@@ -100,6 +100,10 @@ def run_report(args: argparse.Namespace) -> int:
         raise UserError(f"--timeout {args.timeout:g}: give a positive number of seconds")
     if args.no_run and not (args.check or args.record):
         raise UserError("--no-run does nothing without --check or --record")
+    if args.check and not Path(args.check).is_dir():  # before the run, which may take minutes
+        raise UserError(f"reference folder {args.check} does not exist; record one with --record {args.check}")
+    if args.only is not None and not report.parse_only(args.only):
+        raise UserError(f"--only {args.only!r}: name at least one notebook, e.g. --only 01,05")
     notebooks = report.discover(notebooks_dir, report.parse_only(args.only))
     stems = [nb.stem for nb in notebooks]
     profile = report.resolve_profile(args.profile)

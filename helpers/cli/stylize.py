@@ -18,8 +18,7 @@ DEFAULT_STEPS = 300
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .. import vgg
-
+    # no helpers.vgg import here: it imports torch, which would make every command's start slow
     p = sub.add_parser(
         "stylize",
         help="neural style transfer (Gatys et al.): CONTENT in the style of STYLE",
@@ -39,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
     p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
     p.add_argument("--ratio", type=float, default=None, help="alpha/beta (default 1e-2, from notebook 03); not with --alpha/--beta")
-    p.add_argument("--content-layers", default=vgg.CONTENT_LAYER_PAPER, metavar="LAYERS",
+    p.add_argument("--content-layers", default=None, metavar="LAYERS",
                    help="comma-separated names, optionally name:weight (default conv4_2); weights are normalised to sum to 1")
-    p.add_argument("--style-layers", default=",".join(vgg.STYLE_LAYERS), metavar="LAYERS",
+    p.add_argument("--style-layers", default=None, metavar="LAYERS",
                    help="comma-separated names, optionally name:weight (default conv1_1,…,conv5_1, equal weights)")
     p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
     p.add_argument("--pooling", choices=("avg", "max"), default="avg", help="default avg (the paper's choice)")
@@ -58,7 +57,7 @@ def interrupted_path(output: Path) -> Path:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    from .. import transfer
+    from .. import transfer, vgg
     from ..errors import UserError
     from ..images import SAVE_SUFFIXES, load_image, parse_size, save_image
     from ..runtime import check_writable, get_device
@@ -79,11 +78,14 @@ def run_stylize(args: argparse.Namespace) -> int:
     parse_size(args.style_size)
     if args.ratio is not None and (args.alpha is not None or args.beta is not None):
         raise UserError("give either --ratio or --alpha/--beta, not both")
-    content_layers = transfer.layer_weights(args.content_layers, what="content layer")
-    style_layers = transfer.layer_weights(args.style_layers, what="style layer")
+    content_layers = transfer.layer_weights(vgg.CONTENT_LAYER_PAPER if args.content_layers is None else args.content_layers, what="content layer")
+    style_layers = transfer.layer_weights(",".join(vgg.STYLE_LAYERS) if args.style_layers is None else args.style_layers, what="style layer")
     get_device(args.device)
     if args.weights is not None and not Path(args.weights).is_file():
         raise UserError(f"--weights {args.weights}: file not found")
+    if args.init not in transfer.INITS and not Path(args.init).exists():
+        raise UserError(f"--init {args.init}: image file not found and not one of {', '.join(transfer.INITS)}; "
+                        "give an existing image path or one of those words")
     content = load_image(args.content)
     style = load_image(args.style)
     init = args.init
