@@ -992,7 +992,7 @@ def _float_image(image, what: str) -> np.ndarray:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)) or min(arr.shape[:2]) < 1:
         raise UserError(f"{what} must be (H, W) grey or (H, W, 3) colour, optionally with alpha; got shape {arr.shape}")
-    if not np.isfinite(np.sum(arr, dtype=np.float64)):  # one pass; NaN/inf propagate
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):  # NaN propagates
         raise UserError(f"{what} contains NaN or infinite values")
     return arr
 
