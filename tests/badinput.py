@@ -96,12 +96,18 @@ def record(case: str, result: CliResult | str) -> None:
     target = os.environ.get("BADINPUT_TABLE")
     if not target:
         return
-    if isinstance(result, str):
-        row = {"case": case, "code": 0, "behaviour": result}
+    if isinstance(result, str):  # a function-level case: what it raised, or what worked
+        row = {"case": case, "code": "UserError" if result.startswith("error: ") else "-", "behaviour": result}
     else:
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-        row = {"case": case, "code": result.code, "behaviour": errors[0] if errors else "works: " + result.stdout.strip().splitlines()[-1]
-               if result.stdout.strip() else f"exit {result.code}"}
+        if errors:
+            behaviour = errors[0]
+        elif result.code == 0 and result.stdout.strip():
+            behaviour = "works: " + result.stdout.strip().splitlines()[-1]
+        else:
+            lines = result.stderr.strip().splitlines()
+            behaviour = lines[-1] if lines else f"exit {result.code}"
+        row = {"case": case, "code": result.code, "behaviour": behaviour}
     with open(target, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row) + "\n")
 
@@ -251,7 +257,8 @@ def table(jsonl: str | os.PathLike) -> str:
         rows[row["case"]] = row
     out = ["| case | exit | behaviour |", "|---|---|---|"]
     for case in sorted(rows):
-        text = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/ ]+/", "", rows[case]["behaviour"]).replace("|", "\\|")
+        text = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/ ]+/", "", rows[case]["behaviour"])
+        text = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/ ]+", "<tmp>", text).replace("|", "\\|")
         out.append(f"| {case} | {rows[case]['code']} | {text} |")
     return "\n".join(out)
 
