@@ -58,9 +58,19 @@ def run_cli(*args: str | os.PathLike, subprocess_: bool = False, timeout: float 
     return CliResult(int(code), out.getvalue(), err.getvalue())
 
 
+def _digest(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except PermissionError:  # a mode-000 file when not running as root: size, mtime and mode must not change
+        st = path.stat()
+        return f"unreadable:{st.st_size}:{st.st_mtime_ns}:{st.st_mode:o}"
+
+
 def hashes(paths) -> dict[str, str | None]:
     """sha256 per path (None for a missing path or a folder)."""
-    return {str(p): (hashlib.sha256(Path(p).read_bytes()).hexdigest() if Path(p).is_file() else None) for p in paths}
+    return {str(p): _digest(Path(p)) for p in paths}
 
 
 def leftovers(output: Path) -> list[str]:
