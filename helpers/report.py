@@ -323,6 +323,21 @@ class _CellClock:
         return max(1, math.ceil(self.deadline - time.monotonic()))
 
 
+@contextlib.contextmanager
+def _quiet_papermill():
+    """Hide papermill's warnings about parameter lines it cannot parse: the names were checked
+    by :func:`profile_parameters` (with ast) before anything ran.  Errors still show."""
+    import logging
+
+    logger = logging.getLogger("papermill")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _clear_outputs(stem: str) -> None:
     """Remove ``outputs/<stem>/`` so nothing from an earlier run is mistaken for this run's."""
     folder = outputs_dir() / stem
@@ -378,7 +393,7 @@ def run_notebook(
     clock = _CellClock(timeout)
     failed: FailedCell | None = None
     t0 = time.perf_counter()
-    with atomic_path(final, suffix=".part.ipynb") as tmp, tempfile.TemporaryFile() as kernel_log:
+    with atomic_path(final, suffix=".part.ipynb") as tmp, tempfile.TemporaryFile() as kernel_log, _quiet_papermill():
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -552,7 +567,7 @@ def prepare_notebooks(
     written = []
     for notebook, params in plan:
         target = dest / notebook.name
-        with atomic_path(target, suffix=".part.ipynb") as tmp:
+        with atomic_path(target, suffix=".part.ipynb") as tmp, _quiet_papermill():
             papermill.execute_notebook(str(notebook), str(tmp), parameters=params, prepare_only=True, log_output=False, progress_bar=False)
         _clear_outputs(notebook.stem)
         written.append(target)
