@@ -124,7 +124,7 @@ def transfer_grid(
     (e.g. the style images), ``corner`` the image in the top-left cell when both are given.
     """
     rows = [list(r) for r in result.grid()]
-    row_labels = list(result.rows) if result.rows else [""] * len(rows)
+    row_labels = [lab.replace("+", "+\n") if len(lab) > 18 else lab for lab in result.rows] if result.rows else [""] * len(rows)
     col_labels = list(result.cols) if result.cols else [o.label for o in result.objectives[: len(rows[0])]]
     if row_inputs is not None:
         rows = [[inp, *r] for inp, r in zip(row_inputs, rows)]
