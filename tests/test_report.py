@@ -283,11 +283,11 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
         proc = subprocess.Popen([*cmd, "--profile", "smoke"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         pid_file = out / "02-tiny" / "kernel.pid"
         try:
-            assert _wait_for(lambda f=pid_file: f.is_file() and f.read_text(), 60), "the notebook never started"
+            assert _wait_for(lambda f=pid_file: f.is_file() and f.read_text(), 240), "the notebook never started"
             assert list((out / "notebooks").glob(".02-tiny.ipynb.*.part.ipynb")), "papermill is not writing to a temporary file"
             kernel = int(pid_file.read_text())
             proc.send_signal(sig)
-            stdout, stderr = proc.communicate(timeout=30)
+            stdout, stderr = proc.communicate(timeout=180)  # a loaded machine stops the kernel slowly
         finally:
             proc.kill()
         assert proc.returncode == 130, (stdout, stderr)
