@@ -655,12 +655,26 @@ function reportToggleCode(button) {
 def _exporter():
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
-    return HTMLExporter(
+    exporter = HTMLExporter(
         template_name="lab",
         extra_loaders=[DictLoader({"report_page.html.j2": PAGE_TEMPLATE})],
         template_file="report_page.html.j2",
     )
+    class _Streams(CoalesceStreamsPreprocessor):
+        """A progress bar arrives as one stream output per redraw ("\\r... 41%|###"): merge them
+        and keep each bar's last state, as a live notebook shows it (nothing, for a bar that
+        clears itself), instead of one line per step."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            cell, resources = super().preprocess_cell(cell, resources, cell_index)
+            if cell.get("outputs"):
+                cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text.strip()]
+            return cell, resources
+
+    exporter.register_preprocessor(_Streams(), enabled=True)
+    return exporter
 
 
 def _git_commit() -> str:

@@ -236,6 +236,23 @@ def test_report_pages(series):
     assert "report-failure" in broken and "deliberate failure" in broken
 
 
+def test_progress_bars_render_as_their_last_state(tmp_path, outputs):
+    nb = _notebook(v4.new_markdown_cell("# Bars"), _parameters("SEED = 0"), v4.new_code_cell("run()"))
+    nb.cells[-1].outputs = [v4.new_output("stream", name="stderr", text=f"\rsteps: {i:3d}%|") for i in (0, 40, 100)]
+    nb.cells[-1].outputs.append(v4.new_output("stream", name="stderr", text="\n"))
+    executed = outputs / "notebooks" / "01-bars.ipynb"
+    executed.parent.mkdir(parents=True)
+    nbformat.write(nb, str(executed))
+    result = report.NotebookResult("01-bars", "passed", 1.0, "smoke", executed=str(executed))
+    page = (report.render_report([result], notebooks=tmp_path).parent / "01-bars.html").read_text()
+    assert "steps: 100%|" in page and "steps:  40%|" not in page and "steps:   0%|" not in page
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' in page
+    nb.cells[-1].outputs[-1].text = "\r          \r"  # a bar that clears itself (tqdm leave=False)
+    nbformat.write(nb, str(executed))
+    page = (report.render_report([result], notebooks=tmp_path).parent / "01-bars.html").read_text()
+    assert "steps:" not in page and 'data-mime-type="application/vnd.jupyter.stderr"' not in page
+
+
 @pytest.mark.slow
 def test_a_notebook_past_its_time_limit_fails_naming_the_cell(series, outputs):
     result = report.run_notebook(

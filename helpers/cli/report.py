@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", metavar="REFERENCE_DIR", help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json")
     p.add_argument("--no-run", action="store_true", help="do not execute or render: only --check/--record the outputs already there")
     p.add_argument("--no-render", action="store_true", help="execute but do not render the HTML report")
+    p.add_argument("--render-only", action="store_true", help="only re-render outputs/report/ from the last run's executed notebooks")
     p.add_argument("--prepare", metavar="DIR", help="only write parameterised (unexecuted) copies into DIR, for pytest --nbval-lax")
     p.add_argument("--notebooks", metavar="DIR", help="notebook folder (default: notebooks/, or $HELPERS_NOTEBOOKS)")
     p.add_argument("--configs", metavar="DIR", help="profile folder holding <profile>/<stem>.yaml (default: configs/, or $HELPERS_CONFIGS)")
@@ -107,6 +108,12 @@ def run_report(args: argparse.Namespace) -> int:
     notebooks = report.discover(notebooks_dir, report.parse_only(args.only))
     stems = [nb.stem for nb in notebooks]
     profile = report.resolve_profile(args.profile)
+
+    if args.render_only:
+        results = report.load_results()
+        print(f"report: {report.render_report(results, notebooks=notebooks_dir, configs=configs)}")
+        print(report.results_table(results))
+        return 0 if all(r.ok for r in results) else 1
 
     if args.prepare:
         written = report.prepare_notebooks(notebooks, profile=profile, dest=Path(args.prepare), configs=configs)
