@@ -116,7 +116,7 @@ def test_batched_configs_equal_individual_runs(random_net, images, optimizer):
         transfer.Objective.from_ratio(1e-4, style_layers=[0.2] * 5),
         transfer.Objective(alpha=1.0, beta=1.0, content_layers="conv2_1", style_layers="conv1_1,conv2_1", tv_weight=0.1),
     ]
-    opts = dict(content=content, style=style, steps=12, optimizer=optimizer, progress=False, lr=0.02)
+    opts = dict(content=content, style=style, steps=8, optimizer=optimizer, progress=False, lr=0.02)
     batched = transfer.optimize(objs, **opts)
     for i, obj in enumerate(objs):
         alone = transfer.optimize(obj, **opts)
