@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", default="auto", choices=["auto", "smoke", "quick", "full"], help="parameter profile (default: auto)")
     p.add_argument("--only", metavar="NN,NN", help="run only these notebooks (numbers or stems, comma-separated)")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per notebook (default: smoke 300, quick 900, full 3600)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per notebook (default: smoke 300, quick 1800, full 3600)")
     p.add_argument("--check", metavar="REFERENCE_DIR", help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json")
     p.add_argument("--record", metavar="REFERENCE_DIR", help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json")
     p.add_argument("--no-run", action="store_true", help="do not execute or render: only --check/--record the outputs already there")
