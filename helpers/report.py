@@ -508,11 +508,15 @@ def run_series(
     progress_bar: bool = False,
     on_start: Callable[[int, int, Path], None] | None = None,
     on_done: Callable[[int, int, NotebookResult], None] | None = None,
+    keep_others: bool = False,
 ) -> list[NotebookResult]:
     """Run ``notebooks`` in order under ``profile``; every one runs even if an earlier one fails.
 
     All parameter files are checked before anything runs (a bad one is a :class:`UserError`).
-    Writes ``out_dir/results.json`` (default ``outputs/notebooks/``) and returns the results.
+    Writes ``out_dir/results.json`` (default ``outputs/notebooks/``; the series the report
+    shows) and returns this run's results.  ``keep_others`` (re-running some notebooks): the
+    series also keeps the previous run's results of the other notebooks, if made under the
+    same profile and their executed copies are still there.
     """
     profile = resolve_profile(profile)
     out_dir = Path(out_dir) if out_dir is not None else outputs_dir("notebooks")
@@ -530,7 +534,16 @@ def run_series(
         results.append(result)
         if on_done:
             on_done(i, len(plan), result)
-    _publish_modes(save_results(results, out_dir / "results.json"))
+    series = list(results)
+    if keep_others and (out_dir / "results.json").is_file():
+        ran = {r.notebook for r in results}
+        with contextlib.suppress(UserError, ValueError, KeyError, TypeError):
+            series += [
+                r for r in load_results(out_dir / "results.json")
+                if r.notebook not in ran and r.profile == profile and r.executed and Path(r.executed).is_file()
+            ]
+    series.sort(key=lambda r: r.notebook)
+    _publish_modes(save_results(series, out_dir / "results.json"))
     return results
 
 

@@ -319,7 +319,9 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
     assert "02-tiny: passed" in done.stdout and "1/1 passed" in done.stdout
     assert _partials(out) == []
     assert nbformat.read(str(out / "notebooks" / "02-tiny.ipynb"), as_version=4).cells
-    assert sorted(p.name for p in (out / "report").iterdir()) == ["02-tiny.html", "index.html"]
+    # --only 02: the report keeps 01's page from the earlier run under the same profile
+    assert sorted(p.name for p in (out / "report").iterdir()) == ["01-broken.html", "02-tiny.html", "index.html"]
+    assert [r.notebook for r in report.load_results(out / "notebooks" / "results.json")] == ["01-broken", "02-tiny"]
     first = (series["out"] / "02-tiny" / "result.png").read_bytes()
     assert (out / "02-tiny" / "result.png").read_bytes() == first
 

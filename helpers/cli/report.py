@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--profile", default="auto", choices=["auto", "smoke", "quick", "full"], help="parameter profile (default: auto)")
-    p.add_argument("--only", metavar="NN,NN", help="run only these notebooks (numbers or stems, comma-separated)")
+    p.add_argument("--only", metavar="NN,NN", help="run only these notebooks (numbers or stems, comma-separated); the report keeps the others' last run under the same profile")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per notebook (default: smoke 300, quick 1800, full 3600)")
     p.add_argument("--check", metavar="REFERENCE_DIR", help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json")
     p.add_argument("--record", metavar="REFERENCE_DIR", help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json")
@@ -142,9 +142,10 @@ def run_report(args: argparse.Namespace) -> int:
                 progress_bar=sys.stderr.isatty(),
                 on_start=on_start,
                 on_done=on_done,
+                keep_others=bool(args.only),
             )
-            if not args.no_render:
-                index = report.render_report(results, notebooks=notebooks_dir, configs=configs)
+            if not args.no_render:  # the series: this run, plus (with --only) the others' last run
+                index = report.render_report(report.load_results(), notebooks=notebooks_dir, configs=configs)
                 print(f"report: {index}")
         print()
         print(report.results_table(results))
