@@ -388,8 +388,8 @@ def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = No
     def grid(max_batch: int | None, n: int = steps):
         return transfer.alpha_beta_grid(content, style, max_batch=max_batch, **cut, **{**common, "steps": n})
 
-    grid(None, 1)  # warm-up, both shapes
-    grid(1, 1)
+    grid(None, 1)  # warm-up: a batch of all, and one configuration alone
+    transfer.stylize(content, style, **{**common, "steps": 1})
     clock, clock_name = _cpu_clock()
     times: dict[str, list[float]] = {"batched": [], "sequential": []}
     wall: dict[str, list[float]] = {"batched": [], "sequential": []}
