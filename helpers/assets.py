@@ -47,6 +47,11 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def is_asset_name(name: str) -> bool:
+    """Whether ``name`` is listed in the manifest (``"nst/content/tubingen.jpg"``)."""
+    return name in {a.path for a in load_manifest()}
+
+
 def asset_path(name: str) -> Path:
     """Local path of a fetched asset, e.g. ``asset_path("nst/content/tubingen.jpg")``.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .assets import asset_path, is_asset_name
 from .errors import UserError
 from .runtime import atomic_path
 
@@ -110,6 +111,35 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
     if mode == "L":
         return rgb_to_luminance(_to_float(img.convert("RGB")))
     return _to_float(img.convert(target))
+
+
+def resolve(name_or_path: str | os.PathLike, *, what: str = "image") -> Path:
+    """A file path, or a sample asset name such as ``"nst/content/tubingen.jpg"`` -> its path.
+
+    An existing path wins; a relative name that is not a file is looked up in
+    ``data/assets.toml``.  Neither gives one :class:`UserError` line saying which.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.exists() or path.is_absolute() or not isinstance(name_or_path, str):
+        return path
+    if is_asset_name(name_or_path):
+        return asset_path(name_or_path)  # says how to fetch it when it is missing
+    raise UserError(f"{what} {name_or_path}: file not found (neither a path nor a sample asset name)")
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    *,
+    size: int | str | tuple[int, int] | None = None,
+    mode: str = "RGB",
+) -> np.ndarray:
+    """The one image loader: a path or sample asset name -> float32 array in [0, 1].
+
+    ``size``: ``None`` (as stored), ``N`` (longer side, aspect kept) or ``"WxH"`` / ``(W, H)``
+    (exact); see :func:`resize`.  ``mode`` as in :func:`load_image`.
+    """
+    image = load_image(resolve(name_or_path), mode=mode)
+    return resize(image, size) if size is not None else image
 
 
 def rgb_to_luminance(rgb: np.ndarray) -> np.ndarray:
