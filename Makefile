@@ -55,9 +55,8 @@ report: data weights ## run notebooks 01-06 with papermill and render outputs/re
 bench: data weights ## benchmarks: prints a table, writes benchmarks/results/*.json
 	$(PY) -m benchmarks
 
-lint: $(STAMP) ## ruff + committed notebooks carry no outputs
-	$(PY) -m ruff check helpers tests benchmarks notebooks
-	$(PY) -m nbstripout --verify notebooks/*.ipynb
+lint: $(STAMP) ## the .pre-commit-config.yaml hooks on every file: ruff, notebooks carry no outputs
+	$(PY) -m pre_commit run --all-files --show-diff-on-failure
 
-clean: ## remove outputs/ (keeps .venv and data/)
-	rm -rf outputs
+clean: ## empty outputs/ but its README (keeps .venv and data/)
+	rm -rf $(filter-out outputs/README.md,$(wildcard outputs/* outputs/.[!.]*))

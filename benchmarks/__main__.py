@@ -1,8 +1,8 @@
 """Run every ``benchmarks/bench_*.py`` (or those named), print a table, write JSON results.
 
-    python -m benchmarks            # all
-    python -m benchmarks blend      # only bench_blend.py
-    python -m benchmarks --quick    # fewer repeats, smaller sizes (a smoke run of the harness)
+python -m benchmarks            # all
+python -m benchmarks blend      # only bench_blend.py
+python -m benchmarks --quick    # fewer repeats, smaller sizes (a smoke run of the harness)
 """
 
 from __future__ import annotations
@@ -18,19 +18,31 @@ from .common import format_table, machine, write_results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("topics", nargs="*", help="bench_<topic>.py modules to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
-    available = sorted(m.name.removeprefix("bench_") for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    available = sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
     topics = args.topics or available
     unknown = sorted(set(topics) - set(available))
     if unknown:
-        print(f"error: unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
+        print(
+            f"error: unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}",
+            file=sys.stderr,
+        )
         return 2
     info = machine()
-    print(f"machine: {info['processor']}, {info['cpu_count']} CPUs, device {info['device']}, torch {info.get('torch')}")
+    print(
+        f"machine: {info['processor']}, {info['cpu_count']} CPUs, "
+        f"device {info['device']}, torch {info.get('torch')}"
+    )
     missed = 0
     for topic in topics:
         t0 = time.perf_counter()
@@ -39,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         results = module.run(quick=args.quick)
         print(format_table(results))
         path = write_results(topic, results)
-        print(f"({time.perf_counter() - t0:.0f} s; results in {path.relative_to(here.parent)})", flush=True)
+        print(
+            f"({time.perf_counter() - t0:.0f} s; results in {path.relative_to(here.parent)})",
+            flush=True,
+        )
         missed += sum(1 for r in results if r.ok is False)
     print(f"\n{missed} target(s) missed" if missed else "\nall targets met")
     return 0

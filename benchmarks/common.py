@@ -46,7 +46,9 @@ def median_time(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) 
     return statistics.median(times)
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+def interleaved_times(
+    fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
     """Median times of several functions run alternately (A B A B ...), so drift hits all alike."""
     for fn in fns.values():
         for _ in range(warmup):

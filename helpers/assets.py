@@ -18,7 +18,8 @@ from .runtime import ROOT, atomic_path, data_dir
 MANIFEST = ROOT / "data" / "assets.toml"
 HOW_TO_FETCH = (
     "fetch the sample images with `make data ASSETS_MIRROR=DIR` or "
-    "`python -m helpers assets --mirror DIR` (DIR = a folder holding nst/ and gdf/, e.g. ../shared/data)"
+    "`python -m helpers assets --mirror DIR` "
+    "(DIR = a folder holding nst/ and gdf/, e.g. ../shared/data)"
 )
 
 
@@ -88,7 +89,10 @@ def fetch_assets(
     mirror = mirror or os.environ.get("ASSETS_MIRROR") or None
     mirror_dir = Path(mirror) if mirror else None
     if mirror_dir is not None and not mirror_dir.is_dir():
-        raise UserError(f"asset mirror {mirror_dir} is not a folder; point --mirror/ASSETS_MIRROR at a folder holding nst/ and gdf/")
+        raise UserError(
+            f"asset mirror {mirror_dir} is not a folder; "
+            "point --mirror/ASSETS_MIRROR at a folder holding nst/ and gdf/"
+        )
     dest = dest or data_dir()
     fetched: list[Path] = []
     problems: list[str] = []
@@ -98,7 +102,8 @@ def fetch_assets(
         if target.is_file():
             if sha256_file(target) != asset.sha256:
                 raise UserError(
-                    f"{target}: sha256 mismatch (file changed or corrupt); delete it and run `make data` again"
+                    f"{target}: sha256 mismatch (file changed or corrupt); "
+                    "delete it and run `make data` again"
                 )
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +119,9 @@ def fetch_assets(
     return fetched
 
 
-def _fetch_one(asset: Asset, target: Path, mirror_dir: Path | None, *, use_url: bool) -> tuple[str | None, bool]:
+def _fetch_one(
+    asset: Asset, target: Path, mirror_dir: Path | None, *, use_url: bool
+) -> tuple[str | None, bool]:
     """Copy or download one asset atomically.
 
     Returns (error or None, network_down); after one failed connection the URLs of the
@@ -139,7 +146,10 @@ def _fetch_one(asset: Asset, target: Path, mirror_dir: Path | None, *, use_url: 
                 fetch(tmp)
                 digest = sha256_file(tmp)
                 if digest != asset.sha256:
-                    raise ValueError(f"sha256 mismatch from {origin} (got {digest[:12]}…, want {asset.sha256[:12]}…)")
+                    raise ValueError(
+                        f"sha256 mismatch from {origin} "
+                        f"(got {digest[:12]}…, want {asset.sha256[:12]}…)"
+                    )
             return None, network_down
         except urllib.error.HTTPError as exc:
             last = f"cannot fetch {asset.path}: {origin} answered HTTP {exc.code}"

@@ -6,6 +6,7 @@ Arrays are ``(H, W)`` (grey) or ``(H, W, C)``; tensors are ``(B, 3, H, W)``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -21,7 +22,14 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs, allow large photos
 
 MODES = ("RGB", "L", "RGBA", "keep")
-SAVE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+SAVE_SUFFIXES = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 def _check_readable(path: Path) -> None:
@@ -81,17 +89,13 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     path = Path(path)
     img = _open(path)
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block must not stop a good image
         img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block must not stop an otherwise good image
-        pass
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         img = img.convert("RGB")
-    elif img.mode == "PA":
-        img = img.convert("RGBA")
-    elif img.mode == "RGBa":
+    elif img.mode in ("PA", "RGBa"):
         img = img.convert("RGBA")
     if mode == "keep":
         return _to_float(img)
@@ -124,7 +128,9 @@ def resolve(name_or_path: str | os.PathLike, *, what: str = "image") -> Path:
         return path
     if is_asset_name(name_or_path):
         return asset_path(name_or_path)  # says how to fetch it when it is missing
-    raise UserError(f"{what} {name_or_path}: file not found (neither a path nor a sample asset name)")
+    raise UserError(
+        f"{what} {name_or_path}: file not found (neither a path nor a sample asset name)"
+    )
 
 
 def load(
@@ -158,11 +164,16 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95) -> Path:
-    """Write a float image in [0, 1] ((H, W) or (H, W, C)) atomically; the format follows the suffix."""
+    """Write a float image in [0, 1] ((H, W) or (H, W, C)) atomically.
+
+    The format follows the suffix (:data:`SAVE_SUFFIXES`).
+    """
     path = Path(path)
     fmt = SAVE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"output {path}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}")
+        raise UserError(
+            f"output {path}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
+        )
     arr = to_uint8(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
@@ -188,7 +199,9 @@ def parse_size(size: int | str | tuple[int, int] | None) -> int | tuple[int, int
         try:
             w, h = (int(v) for v in size.lower().split("x"))
         except ValueError as exc:
-            raise UserError(f"size {size!r}: use N (longer side) or WxH, e.g. 512 or 224x224") from exc
+            raise UserError(
+                f"size {size!r}: use N (longer side) or WxH, e.g. 512 or 224x224"
+            ) from exc
         out = (w, h)
     else:
         raise UserError(f"size {size!r}: use N (longer side) or WxH, e.g. 512 or 224x224")
@@ -217,7 +230,11 @@ def resize(image: np.ndarray, size: int | tuple[int, int] | str | None) -> np.nd
         return image.astype(np.float32, copy=False)
     channels = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
     out = [
-        np.asarray(Image.fromarray(ch.astype(np.float32), mode="F").resize((w, h), Image.Resampling.LANCZOS))
+        np.asarray(
+            Image.fromarray(ch.astype(np.float32), mode="F").resize(
+                (w, h), Image.Resampling.LANCZOS
+            )
+        )
         for ch in channels
     ]
     res = out[0] if image.ndim == 2 else np.stack(out, axis=2)

@@ -43,7 +43,7 @@ def cache_dir() -> Path:
 
 
 def get_device(device: str = "auto"):
-    """Resolve ``"auto" | "cpu" | "cuda" | "cuda:N"`` to a ``torch.device``; refuse a missing GPU."""
+    """``"auto" | "cpu" | "cuda" | "cuda:N"`` -> a ``torch.device``; refuses a missing GPU."""
     import torch
 
     if device in (None, "auto"):
@@ -53,7 +53,9 @@ def get_device(device: str = "auto"):
     except (RuntimeError, TypeError) as exc:
         raise UserError(f"unknown device {device!r}: use auto, cpu or cuda") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu or auto")
+        raise UserError(
+            f"--device {device}: no CUDA GPU is available here; use --device cpu or auto"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise UserError(f"unsupported device {device!r}: use auto, cpu or cuda")
     return dev
@@ -74,7 +76,7 @@ def seed_everything(seed: int) -> None:
     import torch
 
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 -- seeds the legacy global RNG notebooks may use
     torch.manual_seed(seed)
 
 
@@ -99,7 +101,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         os.replace(tmp_path, path)
     except OSError as exc:
         if exc.errno in _STORAGE_ERRNOS:  # the disk, not the code: one clear line, not a traceback
-            raise UserError(f"cannot write {path} ({exc.strerror}); free some space or choose another output path") from exc
+            raise UserError(
+                f"cannot write {path} ({exc.strerror}); "
+                "free some space or choose another output path"
+            ) from exc
         raise
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -124,99 +129,13 @@ def check_writable(path: str | os.PathLike) -> Path:
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise UserError(f"output {path} is a directory; give a file name such as {path / 'out.png'}")
+        raise UserError(
+            f"output {path} is a directory; give a file name such as {path / 'out.png'}"
+        )
     if not parent.is_dir():
-        raise UserError(f"output folder {parent} does not exist; create it first or choose another -o path")
+        raise UserError(
+            f"output folder {parent} does not exist; create it first or choose another -o path"
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"output folder {parent} is not writable; choose another -o path")
     return path
-
-
-class NotebookRun:
-    """What a notebook's runtime cell sets up: device, seeds, output folder, clock, metrics.
-
-    >>> run = NotebookRun("05-gradient-toy-problem", seed=0, device="auto", profile="quick")
-    >>> run.save_image("reconstruction", image)      # outputs/05-gradient-toy-problem/reconstruction.png
-    >>> run.save_figure(fig, "strip")                # outputs/05-gradient-toy-problem/strip.png
-    >>> run.save_metrics(max_abs_error=1e-9)          # outputs/05-gradient-toy-problem/metrics.json
-
-    Every file is written atomically.  Result images saved with :meth:`save_image` are listed
-    in ``metrics.json`` so the regression check (``python -m helpers report --check``)
-    compares them against a reference run.
-    """
-
-    def __init__(self, name: str, *, seed: int = 0, device: str = "auto", profile: str = "quick") -> None:
-        import time
-
-        self.name = name
-        self.seed = int(seed)
-        self.profile = profile
-        self.device = get_device(device)  # a refused device must not leave an output folder behind
-        self.out = outputs_dir(name)
-        self.device_name = device_name(self.device)
-        self.images: list[str] = []
-        self.figures: list[str] = []
-        self._t0 = time.perf_counter()
-        seed_everything(self.seed)
-
-    @property
-    def seconds(self) -> float:
-        import time
-
-        return time.perf_counter() - self._t0
-
-    def path(self, filename: str) -> Path:
-        return self.out / filename
-
-    def save_image(self, name: str, image) -> Path:
-        """Save a result image (float in [0, 1], array or (1, 3, H, W) tensor) as ``<name>.png``."""
-        from .images import save_image, to_numpy
-
-        arr = image if isinstance(image, np.ndarray) else to_numpy(image)
-        path = save_image(self.out / f"{name}.png", arr)
-        if name not in self.images:
-            self.images.append(name)
-        return path
-
-    def save_figure(self, fig, name: str, *, dpi: int = 110) -> Path:
-        """Save a matplotlib figure as ``<name>.png`` (atomically) and return the path."""
-        from .figures import save_figure
-
-        path = save_figure(fig, self.out / f"{name}.png", dpi=dpi)
-        if name not in self.figures:
-            self.figures.append(name)
-        return path
-
-    def save_metrics(self, **metrics) -> Path:
-        """Write ``metrics.json``: the given numbers plus seconds, device, profile, seed, images."""
-        import json
-        import platform
-
-        import torch
-
-        record = {
-            "notebook": self.name,
-            "profile": self.profile,
-            "seed": self.seed,
-            "device": self.device_name,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "seconds": round(self.seconds, 3),
-            "images": list(self.images),
-            "figures": list(self.figures),
-            "metrics": _jsonable(metrics),
-        }
-        return atomic_write_text(self.out / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
-def _jsonable(value):
-    """numpy / torch scalars and arrays -> plain Python for json."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, float | int | str | bool) or value is None:
-        return value
-    return str(value)

@@ -36,7 +36,12 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str | os.PathLike, subprocess_: bool = False, timeout: float = 300, env: dict | None = None) -> CliResult:
+def run_cli(
+    *args: str | os.PathLike,
+    subprocess_: bool = False,
+    timeout: float = 300,
+    env: dict | None = None,
+) -> CliResult:
     """Run ``python -m helpers ARGS`` in-process (fast) or as a real subprocess.
 
     In-process, an exception other than the CLI's own handling escapes to the test (and fails
@@ -44,8 +49,14 @@ def run_cli(*args: str | os.PathLike, subprocess_: bool = False, timeout: float 
     """
     argv = [str(a) for a in args]
     if subprocess_:
-        proc = subprocess.run([sys.executable, "-m", "helpers", *argv], capture_output=True, text=True, cwd=ROOT,
-                              timeout=timeout, env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            [sys.executable, "-m", "helpers", *argv],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
     from helpers.cli import main
 
@@ -63,7 +74,9 @@ def _digest(path: Path) -> str | None:
         return None
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
-    except PermissionError:  # a mode-000 file when not running as root: size, mtime and mode must not change
+    except (
+        PermissionError
+    ):  # a mode-000 file when not running as root: size, mtime and mode must not change
         st = path.stat()
         return f"unreadable:{st.st_size}:{st.st_mtime_ns}:{st.st_mode:o}"
 
@@ -79,11 +92,22 @@ def leftovers(output: Path) -> list[str]:
     output = Path(output)
     if not output.parent.is_dir():
         return []
-    return sorted(p.name for p in output.parent.iterdir()
-                  if p.name == output.name or p.name.startswith(f".{output.name}.") or p.name.startswith(f"{output.stem}."))
+    return sorted(
+        p.name
+        for p in output.parent.iterdir()
+        if p.name == output.name
+        or p.name.startswith(f".{output.name}.")
+        or p.name.startswith(f"{output.stem}.")
+    )
 
 
-def assert_clean_error(result: CliResult, *, output: Path | None, inputs_before: dict, contains: str | tuple[str, ...] | None = None) -> str:
+def assert_clean_error(
+    result: CliResult,
+    *,
+    output: Path | None,
+    inputs_before: dict,
+    contains: str | tuple[str, ...] | None = None,
+) -> str:
     """The bad-input contract; returns the error line for further checks.
 
     ``contains``: text (or several texts) the error line must contain, case-insensitive.
@@ -107,7 +131,11 @@ def record(case: str, result: CliResult | str) -> None:
     if not target:
         return
     if isinstance(result, str):  # a function-level case: what it raised, or what worked
-        row = {"case": case, "code": "UserError" if result.startswith("error: ") else "-", "behaviour": result}
+        row = {
+            "case": case,
+            "code": "UserError" if result.startswith("error: ") else "-",
+            "behaviour": result,
+        }
     else:
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
         if errors:
@@ -131,7 +159,15 @@ def write_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
     return path
 
 
-BAD_FILE_CASES = ("missing", "directory", "empty", "truncated-png", "truncated-jpg", "text-as-png", "unreadable")
+BAD_FILE_CASES = (
+    "missing",
+    "directory",
+    "empty",
+    "truncated-png",
+    "truncated-jpg",
+    "text-as-png",
+    "unreadable",
+)
 
 
 def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -189,18 +225,29 @@ class Kind:
     """An image file of one kind and what a correct reader must make of it."""
 
     path: Path
-    rgb: np.ndarray  # (H, W, 3) float64 in [0, 1] as displayed (EXIF applied), computed with Pillow/NumPy directly
+    # (H, W, 3) float64 in [0, 1] as displayed (EXIF applied), computed with Pillow/NumPy directly
+    rgb: np.ndarray
     grey: np.ndarray  # (H, W) float64 in [0, 1]
     atol: float  # decoding tolerance (lossy formats)
 
 
-IMAGE_KINDS = ("grey", "grey-alpha", "rgba", "palette", "grey-16bit", "cmyk-jpeg", "exif-rotated-jpeg")
+IMAGE_KINDS = (
+    "grey",
+    "grey-alpha",
+    "rgba",
+    "palette",
+    "grey-16bit",
+    "cmyk-jpeg",
+    "exif-rotated-jpeg",
+)
 
 
 def card_image(h: int, w: int) -> np.ndarray:
     """(h, w, 3) uint8 with distinct rows and columns (so rotations and flips are detectable)."""
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([(x * 255) // max(w - 1, 1), (y * 255) // max(h - 1, 1), ((x + 2 * y) * 97) % 256], axis=2).astype(np.uint8)
+    return np.stack(
+        [(x * 255) // max(w - 1, 1), (y * 255) // max(h - 1, 1), ((x + 2 * y) * 97) % 256], axis=2
+    ).astype(np.uint8)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -238,13 +285,17 @@ def image_kind(folder: Path, kind: str, h: int = 24, w: int = 32) -> Kind:
         return Kind(path, rgb, _luma(rgb), 1e-6)
     if kind == "grey-16bit":
         path = folder / "deep.png"
-        values = (grey8.astype(np.uint16) * 257 + (np.arange(h * w).reshape(h, w) % 200)).astype(np.uint16)
+        values = (grey8.astype(np.uint16) * 257 + (np.arange(h * w).reshape(h, w) % 200)).astype(
+            np.uint16
+        )
         Image.fromarray(values).save(path)  # mode I;16
         g = values / 65535.0
         return Kind(path, np.repeat(g[..., None], 3, 2), g, 1e-6)
     if kind == "cmyk-jpeg":
         path = folder / "cmyk.jpg"
-        smooth = np.repeat(np.repeat(card[::4, ::4], 4, 0), 4, 1)[:h, :w]  # blocks: little JPEG ringing
+        smooth = np.repeat(np.repeat(card[::4, ::4], 4, 0), 4, 1)[
+            :h, :w
+        ]  # blocks: little JPEG ringing
         Image.fromarray(smooth).convert("CMYK").save(path, quality=100)
         rgb = smooth / 255.0
         return Kind(path, rgb, _luma(rgb), 0.1)

@@ -24,7 +24,13 @@ def _manifest(tmp_path: Path, files: dict[str, bytes], url: str = "") -> tuple[P
     for name, data in files.items():
         (mirror / name).parent.mkdir(parents=True, exist_ok=True)
         (mirror / name).write_bytes(data)
-        lines += ["[[asset]]", f"path = {json.dumps(name)}", f'sha256 = "{hashlib.sha256(data).hexdigest()}"', f"url = {json.dumps(url)}", ""]
+        lines += [
+            "[[asset]]",
+            f"path = {json.dumps(name)}",
+            f'sha256 = "{hashlib.sha256(data).hexdigest()}"',
+            f"url = {json.dumps(url)}",
+            "",
+        ]
     manifest = tmp_path / "assets.toml"
     manifest.write_text("\n".join(lines))
     return manifest, mirror
@@ -68,7 +74,9 @@ def test_corrupt_local_copy_is_reported_not_overwritten(tmp_path):
 
 def test_no_network_and_no_mirror_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("ASSETS_MIRROR", raising=False)
-    manifest, _ = _manifest(tmp_path, {"nst/a.jpg": b"aaa", "nst/b.jpg": b"bbb"}, url="http://127.0.0.1:9/nothing")
+    manifest, _ = _manifest(
+        tmp_path, {"nst/a.jpg": b"aaa", "nst/b.jpg": b"bbb"}, url="http://127.0.0.1:9/nothing"
+    )
     with pytest.raises(UserError, match=r"network unreachable.*and 1 more.*--mirror"):
         assets.fetch_assets(None, dest=tmp_path / "data", manifest=manifest, log=lambda *_: None)
 
@@ -77,7 +85,16 @@ def test_manifest_covers_the_shared_layout():
     entries = assets.load_manifest()
     names = {a.path for a in entries}
     assert "gdf/toy_problem.png" in names and "nst/content/tubingen.jpg" in names
-    for example in ("bear_pool", "bird_sky", "graffiti_wall", "jet_valley", "kitten_library", "moon_gothenburg", "penguin_chick_snow", "penguin_snow"):
+    for example in (
+        "bear_pool",
+        "bird_sky",
+        "graffiti_wall",
+        "jet_valley",
+        "kitten_library",
+        "moon_gothenburg",
+        "penguin_chick_snow",
+        "penguin_snow",
+    ):
         stems = {Path(n).stem for n in names if n.startswith(f"gdf/{example}/")}
         assert {"source", "target", "mask"} <= stems, example
     assert all(len(a.sha256) == 64 and a.licence for a in entries)
@@ -86,7 +103,14 @@ def test_manifest_covers_the_shared_layout():
 def test_cli_without_mirror_or_network_is_one_clear_line(tmp_path):
     env = {**os.environ, "HELPERS_DATA": str(tmp_path / "data")}
     env.pop("ASSETS_MIRROR", None)
-    proc = subprocess.run([sys.executable, "-m", "helpers", "assets"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "helpers", "assets"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "ASSETS_MIRROR" in lines[0]

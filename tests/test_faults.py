@@ -44,20 +44,40 @@ def _old_and_new(tmp_path: Path, monkeypatch) -> dict[str, tuple]:
     run = runtime.NotebookRun("07-faults", seed=0, device="cpu", profile="smoke")
     out = run.out
     return {
-        "images.save_image": (tmp_path / "img.png", lambda: images.save_image(tmp_path / "img.png", np.ones((4, 5, 3))),
-                              lambda: images.save_image(tmp_path / "img.png", np.zeros((4, 5, 3)))),
-        "NotebookRun.save_image": (out / "result.png", lambda: run.save_image("result", np.ones((4, 5, 3))),
-                                   lambda: run.save_image("result", np.zeros((4, 5, 3)))),
-        "NotebookRun.save_metrics": (out / "metrics.json", lambda: run.save_metrics(loss=1.0), lambda: run.save_metrics(loss=2.0)),
-        "NotebookRun.save_figure": (out / "curve.png", lambda: run.save_figure(figure(1), "curve"),
-                                    lambda: run.save_figure(figure(2), "curve")),
+        "images.save_image": (
+            tmp_path / "img.png",
+            lambda: images.save_image(tmp_path / "img.png", np.ones((4, 5, 3))),
+            lambda: images.save_image(tmp_path / "img.png", np.zeros((4, 5, 3))),
+        ),
+        "NotebookRun.save_image": (
+            out / "result.png",
+            lambda: run.save_image("result", np.ones((4, 5, 3))),
+            lambda: run.save_image("result", np.zeros((4, 5, 3))),
+        ),
+        "NotebookRun.save_metrics": (
+            out / "metrics.json",
+            lambda: run.save_metrics(loss=1.0),
+            lambda: run.save_metrics(loss=2.0),
+        ),
+        "NotebookRun.save_figure": (
+            out / "curve.png",
+            lambda: run.save_figure(figure(1), "curve"),
+            lambda: run.save_figure(figure(2), "curve"),
+        ),
     }
 
 
-WRITERS = ["images.save_image", "NotebookRun.save_image", "NotebookRun.save_metrics", "NotebookRun.save_figure"]
+WRITERS = [
+    "images.save_image",
+    "NotebookRun.save_image",
+    "NotebookRun.save_metrics",
+    "NotebookRun.save_figure",
+]
 
 
-def _interrupt_before_rename(monkeypatch, *, truncate: bool = True, exc: BaseException | None = None) -> list:
+def _interrupt_before_rename(
+    monkeypatch, *, truncate: bool = True, exc: BaseException | None = None
+) -> list:
     """Make the next ``os.replace`` (the atomic rename) fail as if the process were interrupted
     right then, with the temporary file cut to half its size."""
     calls = []
@@ -83,7 +103,9 @@ def test_interrupted_writer_keeps_the_old_file_and_no_temporary(writer, tmp_path
     calls = _interrupt_before_rename(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         write_new()
-    assert calls and calls[0][1] == final, "the writer does not go through a temporary file and a rename"
+    assert calls and calls[0][1] == final, (
+        "the writer does not go through a temporary file and a rename"
+    )
     assert final.read_bytes() == before
     assert leftovers(final) == [final.name], leftovers(final)
     record(f"fault/interrupted-{writer}", "works: previous file kept, no temporary left")
@@ -96,7 +118,11 @@ def test_interrupted_report_rendering_keeps_the_old_pages(tmp_path, monkeypatch)
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cell = nbformat.v4.new_code_cell('PROFILE = "smoke"')
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# Faults\nA page."), cell]
@@ -113,8 +139,13 @@ def test_interrupted_report_rendering_keeps_the_old_pages(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         report.render_report(results, notebooks=nbs, configs=tmp_path / "configs")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["notebooks", "report"]  # no .report.new-* staging folder
-    record("fault/interrupted-report-rendering", "works: previous pages kept, no staging folder left")
+    assert sorted(p.name for p in folder.parent.iterdir()) == [
+        "notebooks",
+        "report",
+    ]  # no .report.new-* staging folder
+    record(
+        "fault/interrupted-report-rendering", "works: previous pages kept, no staging folder left"
+    )
 
 
 def test_disk_full_is_one_clear_line_and_no_partial_file(tmp_path, monkeypatch):
@@ -133,7 +164,12 @@ def test_disk_full_is_one_clear_line_and_no_partial_file(tmp_path, monkeypatch):
     _interrupt_before_rename(monkeypatch, exc=OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     result = run_cli("blend", src, tgt, mpath, "-o", out)
     record("fault/disk-full-while-writing", result)
-    assert_clean_error(result, output=out, inputs_before=before, contains=("cannot write", "blend.png", "no space left", "free some space"))
+    assert_clean_error(
+        result,
+        output=out,
+        inputs_before=before,
+        contains=("cannot write", "blend.png", "no space left", "free some space"),
+    )
     assert list(out.parent.iterdir()) == []
 
 
@@ -142,7 +178,9 @@ def test_ctrl_c_during_blend_stops_cleanly(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     paths = []
     for name in ("s", "t"):
-        Image.fromarray((rng.random((10, 12, 3)) * 255).astype(np.uint8)).save(p := tmp_path / f"{name}.png")
+        Image.fromarray((rng.random((10, 12, 3)) * 255).astype(np.uint8)).save(
+            p := tmp_path / f"{name}.png"
+        )
         paths.append(p)
     mask = np.zeros((10, 12), np.uint8)
     mask[2:8, 2:10] = 255
@@ -156,7 +194,11 @@ def test_ctrl_c_during_blend_stops_cleanly(tmp_path, monkeypatch):
     out = tmp_path / "out.png"
     result = run_cli("blend", *paths, mpath, "-o", out)
     record("fault/ctrl-c-during-blend", result)
-    assert result.code == 130 and result.stderr.strip() == "interrupted" and "Traceback" not in result.stderr
+    assert (
+        result.code == 130
+        and result.stderr.strip() == "interrupted"
+        and "Traceback" not in result.stderr
+    )
     assert leftovers(out) == [] and hashes(before) == before
 
 
@@ -171,7 +213,9 @@ def nan_weights(monkeypatch):
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_non_finite_loss_at_the_start_blames_the_weights_not_the_learning_rate(optimizer, nan_weights, tmp_path):
+def test_non_finite_loss_at_the_start_blames_the_weights_not_the_learning_rate(
+    optimizer, nan_weights, tmp_path
+):
     """NaN from the first evaluation on: stop at evaluation 1, name the weights and how to
     re-fetch them, write nothing."""
     rng = np.random.default_rng(2)
@@ -180,9 +224,30 @@ def test_non_finite_loss_at_the_start_blames_the_weights_not_the_learning_rate(o
     Image.fromarray((rng.random((12, 12, 3)) * 255).astype(np.uint8)).save(style)
     before = hashes([content, style])
     out = tmp_path / "out.png"
-    result = run_cli("stylize", content, style, "-o", out, "--size", "12", "--steps", "5", "--optimizer", optimizer,
-                     "--content-layers", "conv1_2", "--style-layers", "conv1_1", "--no-progress", "--save-on-interrupt")
+    result = run_cli(
+        "stylize",
+        content,
+        style,
+        "-o",
+        out,
+        "--size",
+        "12",
+        "--steps",
+        "5",
+        "--optimizer",
+        optimizer,
+        "--content-layers",
+        "conv1_2",
+        "--style-layers",
+        "conv1_1",
+        "--no-progress",
+        "--save-on-interrupt",
+    )
     record(f"fault/nan-weights-{optimizer}", result)
-    line = assert_clean_error(result, output=out, inputs_before=before,
-                              contains=("evaluation 1", "weights", "python -m helpers weights"))
+    line = assert_clean_error(
+        result,
+        output=out,
+        inputs_before=before,
+        contains=("evaluation 1", "weights", "python -m helpers weights"),
+    )
     assert "learning rate" not in line

@@ -1,4 +1,7 @@
-"""helpers.images: every image kind people feed in loads correctly; bad files get one clear error."""
+"""helpers.images: every image kind people feed in loads correctly; bad files get one clear error.
+
+Also the one loader, :func:`helpers.images.load`: sample-asset names and paths, with a resize.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,9 @@ def test_greyscale_and_grey_alpha(tmp_path, gradient):
     p = _save(tmp_path, "g.png", Image.fromarray(grey, "L"))
     np.testing.assert_allclose(images.load_image(p, "L"), grey / 255, atol=1e-6)
     np.testing.assert_allclose(images.load_image(p)[..., 1], grey / 255, atol=1e-6)
-    la = Image.merge("LA", [Image.fromarray(grey, "L"), Image.fromarray(np.full_like(grey, 128), "L")])
+    la = Image.merge(
+        "LA", [Image.fromarray(grey, "L"), Image.fromarray(np.full_like(grey, 128), "L")]
+    )
     p2 = _save(tmp_path, "la.png", la)
     rgba = images.load_image(p2, "RGBA")
     assert rgba.shape == (20, 30, 4)
@@ -55,7 +60,9 @@ def test_rgba_and_palette(tmp_path, gradient):
     assert images.load_image(p).shape == (20, 30, 3)
     pal = Image.fromarray(gradient).quantize(colors=16)
     p2 = _save(tmp_path, "pal.png", pal)
-    np.testing.assert_array_equal(images.to_uint8(images.load_image(p2)), np.asarray(pal.convert("RGB")))
+    np.testing.assert_array_equal(
+        images.to_uint8(images.load_image(p2)), np.asarray(pal.convert("RGB"))
+    )
 
 
 def test_16_bit_png_keeps_its_range(tmp_path):
@@ -90,8 +97,14 @@ def test_exif_orientation_is_respected(tmp_path, gradient):
     [
         (lambda d: d / "missing.png", "not found"),
         (lambda d: d, "is a directory"),
-        (lambda d: (d / "empty.png").write_bytes(b"") and d / "empty.png" or d / "empty.png", "empty"),
-        (lambda d: (d / "text.png").write_text("hello, not an image") and d / "text.png", "not a readable image"),
+        (
+            lambda d: (d / "empty.png").write_bytes(b"") and d / "empty.png" or d / "empty.png",
+            "empty",
+        ),
+        (
+            lambda d: (d / "text.png").write_text("hello, not an image") and d / "text.png",
+            "not a readable image",
+        ),
     ],
 )
 def test_bad_files_get_one_clear_error(tmp_path, make, message):
@@ -142,3 +155,34 @@ def test_resize_sizes(gradient, size, shape):
 def test_bad_sizes(size):
     with pytest.raises(UserError, match="size"):
         images.parse_size(size)
+
+
+# --- the one loader -------------------------------------------------------------------------
+
+
+def test_load_reads_a_path_and_resizes_like_resize(tmp_path, gradient):
+    path = images.save_image(tmp_path / "g.png", gradient)
+    direct = images.load_image(path)
+    assert np.array_equal(images.load(path), direct)
+    assert np.array_equal(images.load(str(path), size=16), images.resize(direct, 16))
+    assert images.load(path, size="20x10").shape == (10, 20, 3)
+    assert images.load(path, mode="L").shape == gradient.shape[:2]
+
+
+def test_load_resolves_sample_asset_names(monkeypatch, tmp_path, gradient):
+    name = "nst/content/tubingen.jpg"
+    monkeypatch.setenv("HELPERS_DATA", str(tmp_path))
+    (tmp_path / "nst" / "content").mkdir(parents=True)
+    images.save_image(tmp_path / name, gradient)
+    assert images.resolve(name) == tmp_path / name
+    assert images.load(name).shape == gradient.shape
+
+
+def test_load_names_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("HELPERS_DATA", str(tmp_path))
+    with pytest.raises(UserError, match="sample image nst/content/tubingen.jpg is missing"):
+        images.load("nst/content/tubingen.jpg")
+    with pytest.raises(UserError, match="neither a path nor a sample asset name"):
+        images.load("no/such/picture.png")
+    with pytest.raises(UserError, match="file not found"):
+        images.load(tmp_path / "absent.png")

@@ -22,19 +22,33 @@ def test_environment_yml_is_a_conda_environment():
 
 
 def test_make_help_lists_the_main_targets():
-    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for target in ("test", "report", "data", "weights", "bench", "lint"):
         assert f"make {target}" in out
 
 
 def test_cli_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "helpers", "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "helpers", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "assets" in out and "weights" in out
 
 
 def test_no_images_or_weights_are_tracked():
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     if not files:  # not a git checkout (e.g. an sdist): nothing to check
         return
-    heavy = [f for f in files if f.lower().endswith((".jpg", ".jpeg", ".png", ".pth", ".h5", ".npz", ".pt"))]
+    heavy = [
+        f
+        for f in files
+        if f.lower().endswith((".jpg", ".jpeg", ".png", ".pth", ".h5", ".npz", ".pt"))
+    ]
     assert heavy == []

@@ -27,10 +27,26 @@ from test_poisson import oracle_blend, residual_against_oracle
 from helpers import losses, poisson
 from helpers.errors import UserError
 
-CI = settings(derandomize=True, max_examples=40, deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow])
+CI = settings(
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
-MASK_KINDS = ("scattered", "scattered", "rectangle", "frame", "cross", "ring-with-hole", "all-but-one", "full", "empty")
+MASK_KINDS = (
+    "scattered",
+    "scattered",
+    "rectangle",
+    "frame",
+    "cross",
+    "ring-with-hole",
+    "all-but-one",
+    "full",
+    "empty",
+)
 
 
 def make_mask(kind: str, h: int, w: int, rng: np.random.Generator, density: float) -> np.ndarray:
@@ -122,19 +138,30 @@ def test_blend_properties(case):
     assert np.all(residual_against_oracle(result, source, target, mask, mode, offset) <= 1e-6)
     assert np.all(result.residual <= 1e-6)
     # and the solution is the direct sparse solve's (these small systems are well conditioned)
-    np.testing.assert_allclose(result.image, oracle_blend(source, target, mask, mode, offset), atol=1e-5)
-    assert np.array_equal(source, source) and np.isfinite(target).all()  # inputs untouched (copies are made)
+    np.testing.assert_allclose(
+        result.image, oracle_blend(source, target, mask, mode, offset), atol=1e-5
+    )
+    assert (
+        np.array_equal(source, source) and np.isfinite(target).all()
+    )  # inputs untouched (copies are made)
 
 
 @CI
 @given(
-    b=st.integers(1, 3), n=st.integers(1, 8), h=st.integers(1, 6), w=st.integers(1, 6),
-    scale=st.sampled_from([1e-3, 1.0, 1e3]), seed=st.integers(0, 2**31 - 1), gram=st.sampled_from(losses.GRAM_NORMS),
+    b=st.integers(1, 3),
+    n=st.integers(1, 8),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+    seed=st.integers(0, 2**31 - 1),
+    gram=st.sampled_from(losses.GRAM_NORMS),
 )
 def test_gram_is_symmetric_positive_semidefinite(b, n, h, w, scale, seed, gram):
     g = torch.Generator().manual_seed(seed)
     features = torch.randn(b, n, h, w, generator=g, dtype=torch.float64) * scale
-    features = features.relu() if seed % 2 else features  # post-ReLU maps too (non-negative, sparse)
+    features = (
+        features.relu() if seed % 2 else features
+    )  # post-ReLU maps too (non-negative, sparse)
     gm = losses.gram_matrix(features, gram=gram)
     assert gm.shape == (b, n, n)
     torch.testing.assert_close(gm, gm.transpose(1, 2), rtol=1e-12, atol=0)
@@ -149,8 +176,12 @@ def test_gram_is_symmetric_positive_semidefinite(b, n, h, w, scale, seed, gram):
 
 @CI
 @given(
-    b=st.integers(1, 3), n=st.integers(1, 6), h=st.integers(1, 5), w=st.integers(2, 5),
-    seed=st.integers(0, 2**31 - 1), gram=st.sampled_from(losses.GRAM_NORMS),
+    b=st.integers(1, 3),
+    n=st.integers(1, 6),
+    h=st.integers(1, 5),
+    w=st.integers(2, 5),
+    seed=st.integers(0, 2**31 - 1),
+    gram=st.sampled_from(losses.GRAM_NORMS),
 )
 def test_losses_vanish_for_identical_inputs_and_style_ignores_position(b, n, h, w, seed, gram):
     g = torch.Generator().manual_seed(seed)
@@ -166,12 +197,17 @@ def test_losses_vanish_for_identical_inputs_and_style_ignores_position(b, n, h, 
     # weighted totals over several layers are zero too
     feats = {"a": features, "b": features[:, :1]}
     grams = {k: losses.gram_matrix(v, gram=gram) for k, v in feats.items()}
-    assert torch.all(losses.style_loss(feats, grams, {"a": 0.3, "b": 0.7}, gram=gram).abs() <= 1e-20)
+    assert torch.all(
+        losses.style_loss(feats, grams, {"a": 0.3, "b": 0.7}, gram=gram).abs() <= 1e-20
+    )
     assert torch.all(losses.content_loss(feats, feats, {"a": 1.0, "b": 2.0}) == 0)
     # the Gram matrix forgets where a feature is: a permutation of positions keeps the style
     # loss at zero while the content loss sees the change
     perm = torch.randperm(h * w, generator=g)
     shuffled = features.reshape(b, n, h * w)[:, :, perm].reshape(b, n, h, w)
-    assert torch.all(losses.style_layer_loss(shuffled, target_gram, gram=gram).abs() <= 1e-12 * (1 + target_gram.abs().amax() ** 2))
+    assert torch.all(
+        losses.style_layer_loss(shuffled, target_gram, gram=gram).abs()
+        <= 1e-12 * (1 + target_gram.abs().amax() ** 2)
+    )
     if not torch.equal(shuffled, features):
         assert torch.all(losses.content_layer_loss(shuffled, features) > 0)

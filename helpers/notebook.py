@@ -1,0 +1,102 @@
+"""The runtime cell of every notebook: :class:`NotebookRun` (device, seeds, output folder, clock).
+
+Presentation layer: it saves images through :mod:`helpers.images` and figures through
+:mod:`helpers.figures`, so it sits above the plumbing (:mod:`helpers.runtime` knows nothing
+about either).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .figures import save_figure
+from .images import save_image, to_numpy
+from .runtime import atomic_write_text, device_name, get_device, outputs_dir, seed_everything
+
+
+class NotebookRun:
+    """What a notebook's runtime cell sets up: device, seeds, output folder, clock, metrics.
+
+    >>> run = NotebookRun("05-gradient-toy-problem", seed=0, device="auto", profile="quick")
+    >>> run.save_image("reconstruction", image)  # outputs/05-.../reconstruction.png
+    >>> run.save_figure(fig, "strip")            # outputs/05-.../strip.png
+    >>> run.save_metrics(max_abs_error=1e-9)     # outputs/05-.../metrics.json
+
+    Every file is written atomically.  Result images saved with :meth:`save_image` are listed
+    in ``metrics.json`` so the regression check (``python -m helpers report --check``)
+    compares them against a reference run.
+    """
+
+    def __init__(
+        self, name: str, *, seed: int = 0, device: str = "auto", profile: str = "quick"
+    ) -> None:
+        self.name = name
+        self.seed = int(seed)
+        self.profile = profile
+        self.device = get_device(device)  # a refused device must not leave an output folder behind
+        self.out = outputs_dir(name)
+        self.device_name = device_name(self.device)
+        self.images: list[str] = []
+        self.figures: list[str] = []
+        self._t0 = time.perf_counter()
+        seed_everything(self.seed)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def path(self, filename: str) -> Path:
+        return self.out / filename
+
+    def save_image(self, name: str, image) -> Path:
+        """Save a result image (float in [0, 1], array or (1, 3, H, W) tensor) as ``<name>.png``."""
+        arr = image if isinstance(image, np.ndarray) else to_numpy(image)
+        path = save_image(self.out / f"{name}.png", arr)
+        if name not in self.images:
+            self.images.append(name)
+        return path
+
+    def save_figure(self, fig, name: str, *, dpi: int = 110) -> Path:
+        """Save a matplotlib figure as ``<name>.png`` (atomically) and return the path."""
+        path = save_figure(fig, self.out / f"{name}.png", dpi=dpi)
+        if name not in self.figures:
+            self.figures.append(name)
+        return path
+
+    def save_metrics(self, **metrics) -> Path:
+        """Write ``metrics.json``: the given numbers plus seconds, device, profile, seed, images."""
+        import torch
+
+        record = {
+            "notebook": self.name,
+            "profile": self.profile,
+            "seed": self.seed,
+            "device": self.device_name,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "seconds": round(self.seconds, 3),
+            "images": list(self.images),
+            "figures": list(self.figures),
+            "metrics": _jsonable(metrics),
+        }
+        return atomic_write_text(
+            self.out / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n"
+        )
+
+
+def _jsonable(value):
+    """numpy / torch scalars and arrays -> plain Python for json."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
