@@ -50,11 +50,10 @@ def irregular_mask(size: int, box: int) -> np.ndarray:
 
 def _photos(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Two real photographs resized to ``size x size`` (source: Tübingen; target: a GDF target)."""
-    from helpers.assets import asset_path
-    from helpers.images import load_image, resize
+    from helpers import images
 
-    src = resize(load_image(asset_path("nst/content/tubingen.jpg")), (size, size))
-    tgt = resize(load_image(asset_path("gdf/moon_gothenburg/target.png")), (size, size))
+    src = images.load("nst/content/tubingen.jpg", size=(size, size))
+    tgt = images.load("gdf/moon_gothenburg/target.png", size=(size, size))
     return src, tgt
 
 
@@ -75,7 +74,7 @@ def _cv_inputs(src, tgt, mask):
 
 
 def bench_vs_opencv(quick: bool) -> list[Result]:
-    from helpers.poisson import blend, list_examples, load_example
+    from helpers.gdf import blend
 
     cv2 = _opencv()
     results = []
@@ -93,8 +92,9 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
     }
     if cv2 is None:
         ours = median_time(lambda: blend(src, tgt, mask), repeats=3 if quick else 5)
-        results.append(Result("blend 1024^2 vs OpenCV (no cv2: absolute time)", ours, "s", "<= 1.5x OpenCV", None,
-                              "opencv-python-headless not installed", extra))
+        results.append(Result("blend 1024^2 vs OpenCV (no cv2: absolute time)", ours, "s",
+                              "<= 1.5x OpenCV", None, "opencv-python-headless not installed",
+                              extra))
     else:
         s8, t8, m8, center = _cv_inputs(src, tgt, mask)
         times = interleaved_times(
@@ -108,12 +108,22 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
         ok = ratio <= 1.5 and check.max_residual <= 1e-6 and exact_outside
         extra.update(ours_s=times["ours"], opencv_s=times["opencv"])
         results.append(Result(
-            "blend/OpenCV time, 1024^2, 768^2 irregular mask", ratio, "x", "<= 1.5 (residual <= 1e-6)", ok,
-            f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, {check.unknowns:,} unknowns, "
-            f"{check.iterations} CG iterations, residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
+            "blend/OpenCV time, 1024^2, 768^2 irregular mask", ratio, "x",
+            "<= 1.5 (residual <= 1e-6)", ok,
+            f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, "
+            f"{check.unknowns:,} unknowns, {check.iterations} CG iterations, "
+            f"residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
             extra,
         ))
-    # every real example, full resolution
+    results += _bench_examples(cv2)
+    return results
+
+
+def _bench_examples(cv2) -> list[Result]:
+    """Every real example at full resolution: blend time, and its ratio to OpenCV's."""
+    from helpers.gdf import blend, list_examples, load_example
+
+    results = []
     for name in list_examples():
         ex = load_example(name)
         res = blend(ex.source, ex.target, ex.mask)
@@ -123,33 +133,40 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
             results.append(Result(f"example {name}: blend time", t, "s", "", None, note))
             continue
         s8, t8, m8, center = _cv_inputs(ex.source, ex.target, ex.mask)
+
+        def opencv(s8=s8, t8=t8, m8=m8, c=center):
+            return cv2.seamlessClone(s8, t8, m8, c, cv2.NORMAL_CLONE)
+
         try:
             times = interleaved_times(
-                {
-                    "ours": lambda ex=ex: blend(ex.source, ex.target, ex.mask),
-                    "opencv": lambda s8=s8, t8=t8, m8=m8, c=center: cv2.seamlessClone(s8, t8, m8, c, cv2.NORMAL_CLONE),
-                },
+                {"ours": lambda ex=ex: blend(ex.source, ex.target, ex.mask), "opencv": opencv},
                 repeats=3,
             )
         except cv2.error as exc:  # OpenCV refuses some masks (e.g. touching the border)
-            results.append(Result(f"example {name}: blend/OpenCV", math.nan, "x", "", None, f"OpenCV failed: {str(exc).splitlines()[-1]}"))
+            why = f"OpenCV failed: {str(exc).splitlines()[-1]}"
+            results.append(Result(f"example {name}: blend/OpenCV", math.nan, "x", "", None, why))
             continue
         ratio = times["ours"] / times["opencv"]
         results.append(Result(
-            f"example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV", ratio, "x", "(reported)", None,
+            f"example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV", ratio, "x",
+            "(reported)", None,
             f"ours {times['ours'] * 1e3:.0f} ms, OpenCV {times['opencv'] * 1e3:.0f} ms, {note}",
-            {"ours_s": times["ours"], "opencv_s": times["opencv"], "unknowns": res.unknowns, "residual": float(res.max_residual)},
+            {"ours_s": times["ours"], "opencv_s": times["opencv"], "unknowns": res.unknowns,
+             "residual": float(res.max_residual)},
         ))
     return results
 
 
 def _scaling_box(size: int) -> int:
-    """Bounding-box side giving a mask of ~56% of the image area (the blob fills ~65% of its box)."""
+    """Bounding-box side giving a mask of ~56% of the image area.
+
+    (The blob fills ~65% of its box.)
+    """
     return int(round(size * math.sqrt(0.5625 / 0.653)))
 
 
 def bench_scaling(quick: bool) -> Result:
-    from helpers.poisson import blend
+    from helpers.gdf import blend
 
     sizes = [256, 512, 1024, 2048] if not quick else [256, 512, 1024]
     unknowns, seconds, iters = [], [], []
@@ -158,21 +175,23 @@ def bench_scaling(quick: bool) -> Result:
         mask = irregular_mask(size, _scaling_box(size))
         res = blend(src, tgt, mask)  # also the warm-up
         reps = 5 if size <= 512 else (3 if size <= 1024 else 2)
-        seconds.append(median_time(lambda src=src, tgt=tgt, mask=mask: blend(src, tgt, mask), repeats=reps if not quick else 2, warmup=0))
+        seconds.append(median_time(lambda src=src, tgt=tgt, mask=mask: blend(src, tgt, mask),
+                                   repeats=reps if not quick else 2, warmup=0))
         unknowns.append(res.unknowns)
         iters.append(res.iterations)
     slope = float(np.polyfit(np.log(unknowns), np.log(seconds), 1)[0])
-    table = ", ".join(f"{s}^2: {n:,} unknowns {t:.3f} s ({k} it)" for s, n, t, k in zip(sizes, unknowns, seconds, iters))
-    return Result("blend scaling exponent (time ~ unknowns^k)", slope, "", "<= 1.15", slope <= 1.15, table,
+    table = ", ".join(f"{s}^2: {n:,} unknowns {t:.3f} s ({k} it)"
+                      for s, n, t, k in zip(sizes, unknowns, seconds, iters))
+    return Result("blend scaling exponent (time ~ unknowns^k)", slope, "", "<= 1.15",
+                  slope <= 1.15, table,
                   {"sizes": sizes, "unknowns": unknowns, "seconds": seconds, "iterations": iters})
 
 
 def bench_toy(quick: bool) -> list[Result]:
-    from helpers.assets import asset_path
-    from helpers.images import load_image
-    from helpers.poisson import single_threaded_blas, toy_reconstruct, toy_reconstruct_naive
+    from helpers import images
+    from helpers.gdf import single_threaded_blas, toy_reconstruct, toy_reconstruct_naive
 
-    image = load_image(asset_path("gdf/toy_problem.png"), mode="L")
+    image = images.load("gdf/toy_problem.png", mode="L")
     fast = toy_reconstruct(image)
     t_fast = median_time(lambda: toy_reconstruct(image), repeats=10 if quick else 30, warmup=2)
     # the baseline's lsqr lives on float64 BLAS dots; run it single-threaded so OpenBLAS's
@@ -185,8 +204,10 @@ def bench_toy(quick: bool) -> list[Result]:
         Result("toy_reconstruct time", t_fast * 1e3, "ms", "<= 20 ms", t_fast <= 0.020,
                f"max |error| {fast.max_abs_error:.1e}, {image.shape[1]}x{image.shape[0]}",
                {"max_abs_error": fast.max_abs_error}),
-        Result("toy naive (loops + lsqr) / toy_reconstruct", t_naive / t_fast, "x", "(reported)", None,
-               f"naive {t_naive:.2f} s (one run, BLAS single-threaded: {pinned}), max |error| {naive.max_abs_error:.1e}",
+        Result("toy naive (loops + lsqr) / toy_reconstruct", t_naive / t_fast, "x", "(reported)",
+               None,
+               f"naive {t_naive:.2f} s (one run, BLAS single-threaded: {pinned}), "
+               f"max |error| {naive.max_abs_error:.1e}",
                {"naive_s": t_naive, "naive_max_abs_error": naive.max_abs_error}),
     ]
 

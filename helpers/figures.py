@@ -36,7 +36,9 @@ def image_grid(
     """
     rows = len(images)
     cols = max(len(r) for r in images)
-    fig, axes = plt.subplots(rows, cols, figsize=(cell_size * cols, cell_size * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cell_size * cols, cell_size * rows), squeeze=False
+    )
     for r in range(rows):
         for c in range(cols):
             ax = axes[r][c]
@@ -47,11 +49,20 @@ def image_grid(
             img = images[r][c] if c < len(images[r]) else None
             if img is not None:
                 arr = _as_array(img)
-                ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1, interpolation="lanczos")
+                ax.imshow(
+                    arr,
+                    cmap="gray" if arr.ndim == 2 else None,
+                    vmin=0,
+                    vmax=1,
+                    interpolation="lanczos",
+                )
             if titles is not None and c < len(titles[r]) and titles[r][c]:
                 ax.set_title(titles[r][c], fontsize=8)
             if col_labels is not None and r == 0 and c < len(col_labels):
-                ax.set_title((col_labels[c] + ("\n" + titles[r][c] if titles and titles[r][c] else "")), fontsize=9)
+                ax.set_title(
+                    (col_labels[c] + ("\n" + titles[r][c] if titles and titles[r][c] else "")),
+                    fontsize=9,
+                )
             if row_labels is not None and c == 0 and r < len(row_labels):
                 ax.set_ylabel(row_labels[r], fontsize=9)
     if suptitle:
@@ -69,7 +80,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> Path
 
 
 def filter_grid(weight, *, columns: int = 8, title: str | None = None) -> Figure:
-    """First-layer filters ``(out, 3, k, k)`` (RGB input order) as colour patches, each rescaled to [0, 1]."""
+    """First-layer filters ``(out, 3, k, k)`` (RGB input order) as colour patches, each
+    rescaled to [0, 1]."""
     w = weight.detach().cpu().float().numpy()
     n = w.shape[0]
     rows = -(-n // columns)
@@ -86,10 +98,14 @@ def filter_grid(weight, *, columns: int = 8, title: str | None = None) -> Figure
     return fig
 
 
-def feature_maps(features: dict, *, channels: int = 6, cell_size: float = 1.6, title: str | None = None) -> Figure:
+def feature_maps(
+    features: dict, *, channels: int = 6, cell_size: float = 1.6, title: str | None = None
+) -> Figure:
     """A row per layer showing its ``channels`` most active maps of the first batch element."""
     names = list(features)
-    fig, axes = plt.subplots(len(names), channels, figsize=(channels * cell_size, len(names) * cell_size), squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), channels, figsize=(channels * cell_size, len(names) * cell_size), squeeze=False
+    )
     for r, name in enumerate(names):
         act = features[name][0].detach().cpu().float()
         order = act.flatten(1).mean(1).argsort(descending=True)[:channels]
@@ -106,7 +122,7 @@ def feature_maps(features: dict, *, channels: int = 6, cell_size: float = 1.6, t
     return fig
 
 
-# --- style transfer: result grids with their inputs, loss curves (helpers.transfer results) -----
+# --- style transfer: result grids with their inputs, loss curves (helpers.nst results) ----------
 
 
 def transfer_grid(
@@ -118,14 +134,20 @@ def transfer_grid(
     cell_size: float = 2.0,
     suptitle: str | None = None,
 ) -> Figure:
-    """A :class:`helpers.transfer.TransferResult` as its rows × cols grid, labelled.
+    """A :class:`helpers.nst.TransferResult` as its rows × cols grid, labelled.
 
     ``row_inputs`` adds a first column (e.g. the content images), ``col_inputs`` a first row
     (e.g. the style images), ``corner`` the image in the top-left cell when both are given.
     """
     rows = [list(r) for r in result.grid()]
-    row_labels = [lab.replace("+", "+\n") if len(lab) > 18 else lab for lab in result.rows] if result.rows else [""] * len(rows)
-    col_labels = list(result.cols) if result.cols else [o.label for o in result.objectives[: len(rows[0])]]
+    row_labels = (
+        [lab.replace("+", "+\n") if len(lab) > 18 else lab for lab in result.rows]
+        if result.rows
+        else [""] * len(rows)
+    )
+    col_labels = (
+        list(result.cols) if result.cols else [o.label for o in result.objectives[: len(rows[0])]]
+    )
     if row_inputs is not None:
         rows = [[inp, *r] for inp, r in zip(row_inputs, rows)]
         col_labels = ["input", *col_labels]
@@ -133,7 +155,9 @@ def transfer_grid(
         top = ([corner] if row_inputs is not None else []) + list(col_inputs)
         rows = [top, *rows]
         row_labels = ["input", *row_labels]
-    return image_grid(rows, row_labels=row_labels, col_labels=col_labels, cell_size=cell_size, suptitle=suptitle)
+    return image_grid(
+        rows, row_labels=row_labels, col_labels=col_labels, cell_size=cell_size, suptitle=suptitle
+    )
 
 
 def loss_curves(
@@ -168,7 +192,9 @@ def loss_curves(
             if labels is not None:
                 label = labels[k]
             else:
-                label = " ".join(p for p in (name, element_labels[i] if series.shape[1] > 1 else "") if p)
+                label = " ".join(
+                    p for p in (name, element_labels[i] if series.shape[1] > 1 else "") if p
+                )
             ax.plot(res.history.evaluations, y, label=label or None, lw=1.4)
             k += 1
     if logy:
@@ -184,7 +210,9 @@ def loss_curves(
     return fig
 
 
-def layer_loss_curves(result, *, element: int = 0, kind: str = "style", ax=None, title: str | None = None) -> Figure:
+def layer_loss_curves(
+    result, *, element: int = 0, kind: str = "style", ax=None, title: str | None = None
+) -> Figure:
     """Per-layer (unweighted) losses of one batch element against evaluations (log scale)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -193,8 +221,14 @@ def layer_loss_curves(result, *, element: int = 0, kind: str = "style", ax=None,
     obj = result.objectives[element]
     weighted = obj.style_layers if kind == "style" else obj.content_layers
     for key, series in result.history.layers.items():
-        if key.startswith(kind + ":") and key.split(":", 1)[1] in weighted and np.isfinite(series[:, element]).all():
-            ax.plot(result.history.evaluations, series[:, element], label=key.split(":", 1)[1], lw=1.4)
+        if (
+            key.startswith(kind + ":")
+            and key.split(":", 1)[1] in weighted
+            and np.isfinite(series[:, element]).all()
+        ):
+            ax.plot(
+                result.history.evaluations, series[:, element], label=key.split(":", 1)[1], lw=1.4
+            )
     ax.set_yscale("log")
     ax.set_xlabel("function evaluations (forward + backward passes)")
     ax.set_ylabel(f"{kind} loss per layer (unweighted)")
@@ -205,15 +239,32 @@ def layer_loss_curves(result, *, element: int = 0, kind: str = "style", ax=None,
     return fig
 
 
-def grid_heatmaps(result, *, keys: Sequence[str] = ("content", "style"), cell_size: float = 0.9) -> Figure:
+def grid_heatmaps(
+    result, *, keys: Sequence[str] = ("content", "style"), cell_size: float = 0.9
+) -> Figure:
     """log10 of the final losses ``keys`` of a grid result, one heatmap per key (rows × cols)."""
     n_rows, n_cols = len(result.rows), len(result.cols)
-    fig, axes = plt.subplots(1, len(keys), figsize=(len(keys) * (n_cols * cell_size + 2.6), n_rows * cell_size + 1.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(keys),
+        figsize=(len(keys) * (n_cols * cell_size + 2.6), n_rows * cell_size + 1.4),
+        squeeze=False,
+    )
     for ax, key in zip(axes[0], keys):
-        values = np.log10(np.maximum(np.asarray(result.losses[key], dtype=float), 1e-30)).reshape(n_rows, n_cols)
+        values = np.log10(np.maximum(np.asarray(result.losses[key], dtype=float), 1e-30)).reshape(
+            n_rows, n_cols
+        )
         im = ax.imshow(values, cmap="viridis")
         for (r, c), v in np.ndenumerate(values):
-            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=7, color="w" if v < values.mean() else "k")
+            ax.text(
+                c,
+                r,
+                f"{v:.1f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="w" if v < values.mean() else "k",
+            )
         ax.set_xticks(range(n_cols), result.cols, rotation=30, ha="right", fontsize=7)
         ax.set_yticks(range(n_rows), result.rows, fontsize=7)
         ax.set_title(f"log10 final {key} loss", fontsize=9)
@@ -222,12 +273,18 @@ def grid_heatmaps(result, *, keys: Sequence[str] = ("content", "style"), cell_si
     return fig
 
 
-def blend_strips(comparisons, *, cell_size: float = 1.9, columns: Sequence[str] | None = None, max_side: int = 320) -> Figure:
-    """One row per :class:`helpers.poisson.Comparison`: mask | source | target | naive paste |
+def blend_strips(
+    comparisons,
+    *,
+    cell_size: float = 1.9,
+    columns: Sequence[str] | None = None,
+    max_side: int = 320,
+) -> Figure:
+    """One row per :class:`helpers.gdf.Comparison`: mask | source | target | naive paste |
     Poisson | mixed | OpenCV normal | OpenCV mixed, captions with residuals and times.
     Panels are downscaled to ``max_side`` pixels for drawing (the results themselves are not)."""
+    from .gdf import COLUMNS
     from .images import resize
-    from .poisson import COLUMNS
 
     def shown(img):
         if img is None:
@@ -244,7 +301,15 @@ def blend_strips(comparisons, *, cell_size: float = 1.9, columns: Sequence[str] 
         for k, col in enumerate(columns):
             if c.images.get(col) is None:
                 ax = fig.axes[r * len(columns) + k]
-                ax.text(0.5, 0.5, "OpenCV\nnot installed", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+                ax.text(
+                    0.5,
+                    0.5,
+                    "OpenCV\nnot installed",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    transform=ax.transAxes,
+                )
     return fig
 
 
@@ -287,12 +352,22 @@ def timing_bars(seconds: dict, *, title: str | None = None) -> Figure:
     return fig
 
 
-def blend_crops(comparisons, *, columns: Sequence[str] = ("naive paste", "Poisson", "mixed"), margin: float = 0.25,
-                cell_size: float = 2.6) -> Figure:
-    """Close-ups around each mask (bounding box grown by ``margin``) for the failure-case discussion."""
-    from .poisson import mask_crop
+def blend_crops(
+    comparisons,
+    *,
+    columns: Sequence[str] = ("naive paste", "Poisson", "mixed"),
+    margin: float = 0.25,
+    cell_size: float = 2.6,
+) -> Figure:
+    """Close-ups around each mask (bounding box grown by ``margin``) for the failure cases."""
+    from .gdf import mask_crop
 
-    images = [[mask_crop(c.images[col], c.images["mask"] > 0, margin=margin) if c.images.get(col) is not None else None
-               for col in columns] for c in comparisons]
+    def crop(c, col):
+        if c.images.get(col) is None:
+            return None
+        return mask_crop(c.images[col], c.images["mask"] > 0, margin=margin)
+
+    images = [[crop(c, col) for col in columns] for c in comparisons]
     titles = [[c.caption(col) for col in columns] for c in comparisons]
-    return image_grid(images, row_labels=[c.name for c in comparisons], titles=titles, cell_size=cell_size)
+    row_labels = [c.name for c in comparisons]
+    return image_grid(images, row_labels=row_labels, titles=titles, cell_size=cell_size)

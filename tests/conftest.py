@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import vgg
+from helpers.nst import vgg
 from helpers.runtime import cache_dir
 
 
@@ -32,6 +32,15 @@ def caffe_state():
     return vgg.load_caffe_state_dict(log=lambda *_: None)
 
 
+@pytest.fixture(scope="session")
+def random_weights() -> str:
+    """The weight set of a deterministic random VGG-19: ``weights=random_weights`` for
+    :mod:`helpers.nst` calls, ``["--weights", random_weights]`` for ``python -m helpers
+    stylize``.  For tests whose subject (the loop, the CLI's plumbing) does not depend on the
+    trained weights: no download, same architecture, same numbers in every run."""
+    return "random"
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
@@ -39,4 +48,5 @@ def rng():
 
 def file_hashes(*paths: Path) -> dict[str, str]:
     """sha256 of each existing file, to prove inputs were not changed."""
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths if Path(p).is_file()}
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest()
+            for p in paths if Path(p).is_file()}

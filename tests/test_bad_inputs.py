@@ -9,8 +9,9 @@ and what to do, no traceback, no output file or temporary, inputs byte-identical
 Cases already covered exactly by another test module are not repeated here; they are listed in
 ``COVERED_ELSEWHERE`` (and in the closing note of issue 7).
 
-Style transfer runs use a randomly initialised VGG (the CLI's plumbing does not depend on the
-weights) and the shallowest layers, so each "works" case takes a fraction of a second.
+Style transfer runs use the public random weights (``--weights random``; the CLI's plumbing
+does not depend on the weights) and the shallowest layers, so each "works" case takes a fraction
+of a second.
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ from badinput import (
 from PIL import Image
 from test_poisson import oracle_blend
 
-from helpers import assets, report, transfer, vgg
+from helpers import assets, nst, report
 from helpers.errors import UserError
+from helpers.nst import vgg
 
+STYLIZE_BAD_FILES = "tests/test_cli_stylize.py::test_bad_files_exit_2"
 COVERED_ELSEWHERE = {
-    "stylize:content/missing": "tests/test_cli_stylize.py::test_bad_files_exit_2[missing-file not found]",
-    "stylize:content/directory": "tests/test_cli_stylize.py::test_bad_files_exit_2[directory-is a directory]",
-    "stylize:content/empty": "tests/test_cli_stylize.py::test_bad_files_exit_2[empty-file is empty]",
-    "stylize:content/text-as-png": "tests/test_cli_stylize.py::test_bad_files_exit_2[text-not a readable image]",
+    "stylize:content/missing": f"{STYLIZE_BAD_FILES}[missing-file not found]",
+    "stylize:content/directory": f"{STYLIZE_BAD_FILES}[directory-is a directory]",
+    "stylize:content/empty": f"{STYLIZE_BAD_FILES}[empty-file is empty]",
+    "stylize:content/text-as-png": f"{STYLIZE_BAD_FILES}[text-not a readable image]",
     "stylize/missing-folder": "tests/test_cli_stylize.py::test_bad_files_exit_2[outdir-...]",
     "stylize/unknown-suffix": "tests/test_cli_stylize.py::test_bad_files_exit_2[outsuffix-...]",
     "stylize/is-an-input": "tests/test_cli_stylize.py::test_bad_files_exit_2[overwrite-...]",
@@ -57,26 +60,17 @@ def _ids(cases):
     return [c[0] for c in cases]
 
 
-# ----------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def random_state():
-    torch.manual_seed(0)
-    feats = vgg._build_features(vgg.LAYER_INDEX["conv5_4"], "max")
-    return {f"features.{k}": v * 0.5 for k, v in feats.state_dict().items()}
-
-
-@pytest.fixture
-def random_net(monkeypatch, random_state):
-    monkeypatch.setattr(transfer, "_state_dict", lambda key: random_state)
+# ------------------------------------------------------------------- fixtures
 
 
 def smooth(h: int, w: int, seed: int) -> np.ndarray:
     """(h, w, 3) uint8: a smooth random colour image."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    chans = [np.sin(2 * np.pi * (rng.uniform(0.5, 2) * y + rng.uniform(0.5, 2) * x) + rng.uniform(0, 6)) for _ in range(3)]
+    chans = [
+        np.sin(2 * np.pi * (rng.uniform(0.5, 2) * y + rng.uniform(0.5, 2) * x) + rng.uniform(0, 6))
+        for _ in range(3)
+    ]
     return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
 
 
@@ -85,7 +79,9 @@ def good(tmp_path) -> dict[str, Path]:
     """Small valid inputs for every command (in their own folder, apart from outputs)."""
     d = tmp_path / "in"
     d.mkdir()
-    paths = {name: d / f"{name}.png" for name in ("content", "style", "source", "target", "mask", "toy")}
+    paths = {
+        name: d / f"{name}.png" for name in ("content", "style", "source", "target", "mask", "toy")
+    }
     Image.fromarray(smooth(12, 16, 0)).save(paths["content"])
     Image.fromarray(smooth(16, 16, 1)).save(paths["style"])
     Image.fromarray(smooth(12, 14, 2)).save(paths["source"])
@@ -102,8 +98,12 @@ def u8(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path), dtype=np.float64) / 255.0
 
 
-# Shallow layers, one evaluation, tiny size: the stylize plumbing in a fraction of a second.
-FAST = ("--content-layers", "conv1_1", "--style-layers", "conv1_1", "--steps", "1", "--no-progress")
+# Shallow layers, one evaluation, tiny size, random weights: the stylize plumbing in a fraction
+# of a second.  A later --weights on the command line wins (the weights rows below).
+FAST = (
+    "--content-layers", "conv1_1", "--style-layers", "conv1_1", "--steps", "1", "--no-progress",
+    "--weights", "random",
+)  # fmt: skip
 
 
 def command(slot_command: str, good: dict[str, Path], out: Path, **replace: Path | str) -> list:
@@ -119,20 +119,28 @@ def command(slot_command: str, good: dict[str, Path], out: Path, **replace: Path
     raise ValueError(slot_command)
 
 
-# ----------------------------------------------------------------------------- files
+# ------------------------------------------------------------------- files
 
 
-FILE_SLOTS = [("stylize", "content"), ("stylize", "style"), ("stylize", "init"),
-              ("blend", "source"), ("blend", "target"), ("blend", "mask"), ("toy", "toy")]
+FILE_SLOTS = [
+    ("stylize", "content"),
+    ("stylize", "style"),
+    ("stylize", "init"),
+    ("blend", "source"),
+    ("blend", "target"),
+    ("blend", "mask"),
+    ("toy", "toy"),
+]
 FILE_CASES = [
     (f"{cmd}:{'image' if slot == 'toy' else slot}/{case}", cmd, slot, case)
-    for cmd, slot in FILE_SLOTS for case in BAD_FILE_CASES
+    for cmd, slot in FILE_SLOTS
+    for case in BAD_FILE_CASES
     if f"{cmd}:{'image' if slot == 'toy' else slot}/{case}" not in COVERED_ELSEWHERE
 ]
 
 
 @pytest.mark.parametrize(("case", "cmd", "slot", "kind"), FILE_CASES, ids=_ids(FILE_CASES))
-def test_bad_input_file(case, cmd, slot, kind, good, tmp_path, monkeypatch, random_net):
+def test_bad_input_file(case, cmd, slot, kind, good, tmp_path, monkeypatch):
     """Every file argument x every broken file: one line naming the file and the problem."""
     bad, text = bad_files(tmp_path / "bad")[kind]
     if kind == "unreadable":
@@ -148,14 +156,21 @@ def test_bad_input_file(case, cmd, slot, kind, good, tmp_path, monkeypatch, rand
 OUTPUT_CASES = [
     (f"{cmd}/{case}", cmd, case)
     for cmd in ("stylize", "blend", "toy")
-    for case in ("missing-folder", "unwritable-folder", "is-a-directory", "unknown-suffix", "is-an-input")
+    for case in (
+        "missing-folder",
+        "unwritable-folder",
+        "is-a-directory",
+        "unknown-suffix",
+        "is-an-input",
+    )
     if f"{cmd}/{case}" not in COVERED_ELSEWHERE
 ]
 
 
 @pytest.mark.parametrize(("case", "cmd", "kind"), OUTPUT_CASES, ids=_ids(OUTPUT_CASES))
-def test_bad_output_path(case, cmd, kind, good, tmp_path, monkeypatch, random_net):
-    """Output checked before any work: missing or unwritable folder, a folder, a bad suffix, an input."""
+def test_bad_output_path(case, cmd, kind, good, tmp_path, monkeypatch):
+    """Output checked before any work: missing or unwritable folder, a folder, a bad suffix, an
+    input."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out, text = {
@@ -163,7 +178,10 @@ def test_bad_output_path(case, cmd, kind, good, tmp_path, monkeypatch, random_ne
         "unwritable-folder": (out_dir / "out.png", "not writable"),
         "is-a-directory": (out_dir / "folder.png", "is a directory"),
         "unknown-suffix": (out_dir / "out.xyz", "unknown image suffix"),
-        "is-an-input": (good["toy" if cmd == "toy" else "content" if cmd == "stylize" else "target"], "is an input image"),
+        "is-an-input": (
+            good["toy" if cmd == "toy" else "content" if cmd == "stylize" else "target"],
+            "is an input image",
+        ),
     }[kind]
     if kind == "is-a-directory":
         out.mkdir()
@@ -173,19 +191,27 @@ def test_bad_output_path(case, cmd, kind, good, tmp_path, monkeypatch, random_ne
     before = hashes(good.values())
     result = run_cli(*command(cmd, good, out))
     record(case, result)
-    assert_clean_error(result, output=None if kind in ("is-an-input", "is-a-directory") else out,
-                       inputs_before=before, contains=text)
-    assert sorted(p.name for p in out_dir.iterdir()) == (["folder.png"] if kind == "is-a-directory" else []), "something was written"
+    assert_clean_error(
+        result,
+        output=None if kind in ("is-an-input", "is-a-directory") else out,
+        inputs_before=before,
+        contains=text,
+    )
+    assert sorted(p.name for p in out_dir.iterdir()) == (
+        ["folder.png"] if kind == "is-a-directory" else []
+    ), "something was written"
 
 
-# ----------------------------------------------------------------------------- image kinds that must work
+# ------------------------------------------------------------------- image kinds that must work
 
 
-KIND_CASES = [(f"{cmd}/{kind}", cmd, kind) for cmd in ("stylize", "blend", "toy") for kind in IMAGE_KINDS]
+KIND_CASES = [
+    (f"{cmd}/{kind}", cmd, kind) for cmd in ("stylize", "blend", "toy") for kind in IMAGE_KINDS
+]
 
 
 @pytest.mark.parametrize(("case", "cmd", "kind"), KIND_CASES, ids=_ids(KIND_CASES))
-def test_image_kind_works(case, cmd, kind, good, tmp_path, monkeypatch, random_net):
+def test_image_kind_works(case, cmd, kind, good, tmp_path, monkeypatch):
     """Every image kind is decoded as displayed (EXIF orientation applied) and the command's
     result is right: checked against Pillow/NumPy decodings made independently of helpers.images."""
     k = image_kind(tmp_path / "kinds", kind)
@@ -194,13 +220,13 @@ def test_image_kind_works(case, cmd, kind, good, tmp_path, monkeypatch, random_n
     before = hashes([k.path])
     if cmd == "stylize":
         seen = {}
-        real = transfer.stylize
+        real = nst.stylize
 
         def spy(content, style, **kwargs):
             seen["content"], seen["style"] = content, style
             return real(content, style, **kwargs)
 
-        monkeypatch.setattr(transfer, "stylize", spy)
+        monkeypatch.setattr(nst, "stylize", spy)
         result = run_cli("stylize", k.path, k.path, "-o", out, "--size", str(max(h, w)), *FAST)
         assert result.code == 0, result.stderr
         for what in ("content", "style"):  # what reached the loop is the picture as displayed
@@ -217,13 +243,21 @@ def test_image_kind_works(case, cmd, kind, good, tmp_path, monkeypatch, random_n
         result = run_cli("blend", k.path, k.path, mask_path, "-o", out)
         assert result.code == 0, result.stderr
         made = np.asarray(Image.open(out), dtype=np.float64) / 255.0
-        colour = made[..., :3] if made.ndim == 3 and made.shape[2] >= 3 else made if made.ndim == 2 else made[..., 0]
+        colour = (
+            made[..., :3]
+            if made.ndim == 3 and made.shape[2] >= 3
+            else made
+            if made.ndim == 2
+            else made[..., 0]
+        )
         expected = k.rgb if colour.ndim == 3 else k.grey
         assert colour.shape == expected.shape
         np.testing.assert_allclose(colour, expected, atol=k.atol + 1 / 255)
         if kind == "rgba":  # the target's alpha passes through
             assert Image.open(out).mode == "RGBA"
-            np.testing.assert_array_equal(np.asarray(Image.open(out))[..., 3], np.asarray(Image.open(k.path))[..., 3])
+            np.testing.assert_array_equal(
+                np.asarray(Image.open(out))[..., 3], np.asarray(Image.open(k.path))[..., 3]
+            )
     else:
         result = run_cli("toy", k.path, "-o", out)
         assert result.code == 0, result.stderr
@@ -234,7 +268,7 @@ def test_image_kind_works(case, cmd, kind, good, tmp_path, monkeypatch, random_n
     record(case, result)
 
 
-# ----------------------------------------------------------------------------- sizes
+# ------------------------------------------------------------------- sizes
 
 
 def _tiny(tmp_path: Path, h: int, w: int, seed: int = 0) -> Path:
@@ -254,7 +288,7 @@ SIZE_CASES = [
 
 
 @pytest.mark.parametrize(("case", "expect"), SIZE_CASES, ids=_ids(SIZE_CASES))
-def test_very_small_images(case, expect, tmp_path, random_net):
+def test_very_small_images(case, expect, tmp_path):
     """8x8 works for blending and the toy problem; for style transfer the minimum follows from
     the deepest layer's poolings and is stated in the error."""
     out = tmp_path / "out.png"
@@ -282,16 +316,46 @@ def test_very_small_images(case, expect, tmp_path, random_net):
             assert result.code == 0, result.stderr
             assert np.asarray(Image.open(out)).shape == (8, 8, 3)
         elif case.endswith("paper-layers"):
-            result = run_cli("stylize", content, style, "-o", out, "--size", "8", "--steps", "1", "--no-progress")
+            result = run_cli(
+                "stylize",
+                content,
+                style,
+                "-o",
+                out,
+                "--size",
+                "8",
+                "--steps",
+                "1",
+                "--no-progress",
+                "--weights",
+                "random",
+            )
             line = assert_clean_error(result, output=out, inputs_before=before, contains=expect)
             assert "conv5_1" in line and "--size 16" in line
         else:
-            result = run_cli("stylize", content, style, "-o", out, "--size", "16", "--style-size", "8", "--steps", "1", "--no-progress")
-            assert_clean_error(result, output=out, inputs_before=before, contains=("style image size 8x8", expect))
+            result = run_cli(
+                "stylize",
+                content,
+                style,
+                "-o",
+                out,
+                "--size",
+                "16",
+                "--style-size",
+                "8",
+                "--steps",
+                "1",
+                "--no-progress",
+                "--weights",
+                "random",
+            )
+            assert_clean_error(
+                result, output=out, inputs_before=before, contains=("style image size 8x8", expect)
+            )
     record(case, result)
 
 
-# ----------------------------------------------------------------------------- blending geometry
+# ------------------------------------------------------------------- blending geometry
 
 
 def _png(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
@@ -353,8 +417,13 @@ def test_blend_geometry(case, tmp_path):
         la.save(src)
         source_arr = u8(src)[..., 0]
     elif case == "alpha-mask-empty":
-        src = _png(tmp_path / "src_rgba.png", np.dstack([src_u8, np.zeros((h, w), np.uint8)]), "RGBA")
-    mask_path = _png(tmp_path / "mask.png", np.repeat(mask[..., None], 3, 2) if case == "mask-saved-as-rgb" else mask)
+        src = _png(
+            tmp_path / "src_rgba.png", np.dstack([src_u8, np.zeros((h, w), np.uint8)]), "RGBA"
+        )
+    mask_path = _png(
+        tmp_path / "mask.png",
+        np.repeat(mask[..., None], 3, 2) if case == "mask-saved-as-rgb" else mask,
+    )
     before = hashes([src, tgt, mask_path])
     use_mask = [] if case in ("alpha-mask-empty", "mask-grey-alpha-source") else [mask_path]
     if case == "offset-not-a-whole-number":
@@ -366,10 +435,14 @@ def test_blend_geometry(case, tmp_path):
     result = run_cli("blend", src, tgt, *use_mask, "-o", out, *extra)
     record(f"blend/{case}", result)
     if case == "offset-wholly-outside-negative":
-        assert_clean_error(result, output=out, inputs_before=before, contains=("(-20, 0)", "entirely outside"))
+        assert_clean_error(
+            result, output=out, inputs_before=before, contains=("(-20, 0)", "entirely outside")
+        )
         return
     if case == "alpha-mask-empty":
-        assert_clean_error(result, output=out, inputs_before=before, contains=("alpha channel", src.name, "empty"))
+        assert_clean_error(
+            result, output=out, inputs_before=before, contains=("alpha channel", src.name, "empty")
+        )
         return
     if case.startswith("offset-not") or case == "offset-one-value":
         assert_clean_error(result, output=out, inputs_before=before, contains="--offset")
@@ -394,12 +467,20 @@ def test_blend_geometry(case, tmp_path):
     assert hashes(before) == before
 
 
-# ----------------------------------------------------------------------------- style-transfer settings
+# ------------------------------------------------------------------- style-transfer settings
 
 
 STYLIZE_CASES = [
-    ("unknown-content-layer", ["--content-layers", "conv9_9"], ("unknown content layer", "conv9_9", "conv5_4")),
-    ("layer-weight-not-a-number", ["--style-layers", "conv1_1:x"], ("'x'", "conv1_1", "name:weight")),
+    (
+        "unknown-content-layer",
+        ["--content-layers", "conv9_9"],
+        ("unknown content layer", "conv9_9", "conv5_4"),
+    ),
+    (
+        "layer-weight-not-a-number",
+        ["--style-layers", "conv1_1:x"],
+        ("'x'", "conv1_1", "name:weight"),
+    ),
     ("layer-listed-twice", ["--style-layers", "conv1_1,conv1_1"], "listed twice"),
     ("no-style-layers", ["--style-layers", ","], "no style layers given"),
     ("empty-style-layers", ["--style-layers", ""], "no style layers given"),
@@ -413,41 +494,67 @@ STYLIZE_CASES = [
     ("ratio-nan", ["--ratio", "nan"], "ratio (alpha/beta) must be finite and >= 0"),
     ("tv-weight-negative", ["--tv-weight", "-1"], "tv_weight must be finite and >= 0"),
     ("device-unknown", ["--device", "tpu"], ("'tpu'", "auto, cpu or cuda")),
-    ("init-unknown-word", ["--init", "nosie"], ("--init nosie", "content, noise, style", "image path")),
+    (
+        "init-unknown-word",
+        ["--init", "nosie"],
+        ("--init nosie", "content, noise, style", "image path"),
+    ),
     ("init-missing-file", ["--init", "missing.png"], ("--init missing.png", "not found")),
     ("memory-too-large", ["--size", "3000"], ("needs about", "GiB", "--size")),
-    ("weights-corrupt", ["--weights", "corrupt.pth"], ("corrupt.pth", "corrupt", "python -m helpers weights")),
-    ("weights-checksum-mismatch", ["--weights", "wrong.pth"], ("wrong.pth", "checksum mismatch", "python -m helpers weights")),
-    ("weights-not-the-h5", ["--weights", "fake.h5"], ("fake.h5", "checksum mismatch", "python -m helpers weights")),
+    (
+        "weights-corrupt",
+        ["--weights", "corrupt.pth"],
+        ("corrupt.pth", "corrupt", "python -m helpers weights"),
+    ),
+    (
+        "weights-checksum-mismatch",
+        ["--weights", "wrong.pth"],
+        ("wrong.pth", "checksum mismatch", "python -m helpers weights"),
+    ),
+    (
+        "weights-not-the-h5",
+        ["--weights", "fake.h5"],
+        ("fake.h5", "checksum mismatch", "python -m helpers weights"),
+    ),
     ("ratio-zero-works", ["--ratio", "0"], None),
     ("layer-weights-any-sum-work", ["--style-layers", "conv1_1:2,conv1_2:6"], None),
 ]
 
 
 @pytest.mark.parametrize(("case", "extra", "contains"), STYLIZE_CASES, ids=_ids(STYLIZE_CASES))
-def test_stylize_settings(case, extra, contains, good, tmp_path, monkeypatch, random_state):
+def test_stylize_settings(case, extra, contains, good, tmp_path, monkeypatch):
     """Settings not already in tests/test_cli_stylize.py: each refused with the parameter named,
     or (last rows) accepted as documented."""
-    if not case.startswith("weights-"):  # the weights rows must reach the real loader
-        monkeypatch.setattr(transfer, "_state_dict", lambda key: random_state)
     monkeypatch.chdir(tmp_path)
     torch.save({"0.weight": torch.zeros(2)}, tmp_path / "wrong.pth")
     (tmp_path / "corrupt.pth").write_bytes(np.random.default_rng(0).bytes(4000))
     (tmp_path / "fake.h5").write_text("not hdf5\n")
     if case == "memory-too-large":
-        monkeypatch.setattr(transfer, "available_memory", lambda device: 300 * 2**20)
+        monkeypatch.setattr(nst.memory, "available_memory", lambda device: 300 * 2**20)
         from helpers import images
 
         real_resize = images.resize
 
         def resize(img, size):  # the refusal must come before any big array is made
-            assert np.prod(images.target_shape(img.shape[:2], size)) < 1_000_000, "resized before the memory check"
+            assert np.prod(images.target_shape(img.shape[:2], size)) < 1_000_000, (
+                "resized before the memory check"
+            )
             return real_resize(img, size)
 
         monkeypatch.setattr(images, "resize", resize)
     out = tmp_path / "out.png"
     before = hashes(good.values())
-    argv = ["stylize", good["content"], good["style"], "-o", out, "--size", "16", *FAST, *extra]  # extra overrides FAST
+    argv = [
+        "stylize",
+        good["content"],
+        good["style"],
+        "-o",
+        out,
+        "--size",
+        "16",
+        *FAST,
+        *extra,
+    ]  # extra overrides FAST
     result = run_cli(*argv)
     record(f"stylize/{case}", result)
     if contains is None:
@@ -460,10 +567,12 @@ def test_stylize_settings(case, extra, contains, good, tmp_path, monkeypatch, ra
         assert 16 <= suggested < 3000
 
 
-# ----------------------------------------------------------------------------- weights, assets, report
+# ------------------------------------------------------------------- weights, assets, report
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "checksum-mismatch", "not-a-state-dict", "fake-h5", "directory"])
+@pytest.mark.parametrize(
+    "case", ["missing", "corrupt", "checksum-mismatch", "not-a-state-dict", "fake-h5", "directory"]
+)
 def test_weights_command(case, tmp_path):
     """``weights --weights FILE`` for a bad file: what is wrong and how to re-fetch."""
     path = {
@@ -481,7 +590,9 @@ def test_weights_command(case, tmp_path):
     before = hashes(tmp_path.iterdir())
     result = run_cli("weights", "--weights", path)
     record(f"weights/{case}", result)
-    hint = "pass an existing file" if case in ("missing", "directory") else "python -m helpers weights"
+    hint = (
+        "pass an existing file" if case in ("missing", "directory") else "python -m helpers weights"
+    )
     assert_clean_error(result, output=None, inputs_before=before, contains=(str(path), hint))
 
 
@@ -493,13 +604,25 @@ def _asset_manifest(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, Path
         (mirror / name).write_bytes(data)
         import hashlib
 
-        lines += ["[[asset]]", f'path = "{name}"', f'sha256 = "{hashlib.sha256(data).hexdigest()}"', 'url = ""', ""]
+        lines += [
+            "[[asset]]",
+            f'path = "{name}"',
+            f'sha256 = "{hashlib.sha256(data).hexdigest()}"',
+            'url = ""',
+            "",
+        ]
     manifest = tmp_path / "assets.toml"
     manifest.write_text("\n".join(lines))
     return manifest, mirror
 
 
-ASSET_CASES = ["mirror-not-a-folder", "mirror-missing-a-file", "mirror-wrong-checksum", "local-copy-corrupt", "verify-missing"]
+ASSET_CASES = [
+    "mirror-not-a-folder",
+    "mirror-missing-a-file",
+    "mirror-wrong-checksum",
+    "local-copy-corrupt",
+    "verify-missing",
+]
 
 
 @pytest.mark.parametrize("case", ASSET_CASES)
@@ -533,30 +656,54 @@ def test_assets_command(case, tmp_path, monkeypatch):
     result = run_cli(*args)
     record(f"assets/{case}", result)
     assert_clean_error(result, output=None, inputs_before=before, contains=contains)
-    leftover = sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()) if data.exists() else []
+    leftover = (
+        sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file())
+        if data.exists()
+        else []
+    )
     # verified files may stay (a re-run skips them); no temporary, nothing unverified
-    assert leftover == {"mirror-missing-a-file": ["nst/a.jpg"], "mirror-wrong-checksum": ["gdf/b/mask.png"],
-                        "local-copy-corrupt": ["nst/a.jpg"]}.get(case, []), leftover
+    assert leftover == {
+        "mirror-missing-a-file": ["nst/a.jpg"],
+        "mirror-wrong-checksum": ["gdf/b/mask.png"],
+        "local-copy-corrupt": ["nst/a.jpg"],
+    }.get(case, []), leftover
 
 
 REPORT_CASES = [
     ("profile-unknown", ["--profile", "fast"], ("--profile", "'fast'", "auto")),
     ("check-missing-folder", ["--check", "{tmp}/noref"], ("noref", "does not exist", "--record")),
-    ("check-missing-folder-no-run", ["--no-run", "--check", "{tmp}/noref"], ("noref", "does not exist")),
-    ("record-without-outputs", ["--no-run", "--record", "{tmp}/ref"], ("metrics.json is missing", "run the notebook first")),
+    (
+        "check-missing-folder-no-run",
+        ["--no-run", "--check", "{tmp}/noref"],
+        ("noref", "does not exist"),
+    ),
+    (
+        "record-without-outputs",
+        ["--no-run", "--record", "{tmp}/ref"],
+        ("metrics.json is missing", "run the notebook first"),
+    ),
     ("notebooks-missing-folder", ["--notebooks", "{tmp}/nope"], ("--notebooks", "not a folder")),
-    ("notebooks-empty-folder", ["--notebooks", "{tmp}/empty"], ("no notebooks matching", "--notebooks")),
+    (
+        "notebooks-empty-folder",
+        ["--notebooks", "{tmp}/empty"],
+        ("no notebooks matching", "--notebooks"),
+    ),
     ("configs-missing-folder", ["--configs", "{tmp}/nope"], ("--configs", "not a folder")),
     ("only-nothing", ["--only", ","], ("--only", "name at least one")),
     ("only-unknown-word", ["--only", "abc"], ("--only abc", "choose from")),
     ("timeout-negative", ["--timeout", "-1"], ("--timeout -1", "positive")),
-    ("unknown-option", ["--frobnicate"], ("unrecognized arguments: --frobnicate", "`python -m helpers --help`")),
+    (
+        "unknown-option",
+        ["--frobnicate"],
+        ("unrecognized arguments: --frobnicate", "`python -m helpers --help`"),
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "args", "contains"), REPORT_CASES, ids=_ids(REPORT_CASES))
 def test_report_command(case, args, contains, tmp_path, monkeypatch):
-    """``report`` refuses bad settings before running any notebook (running them would take minutes)."""
+    """``report`` refuses bad settings before running any notebook (running them would take
+    minutes)."""
     monkeypatch.setenv("HELPERS_OUTPUTS", str(tmp_path / "outputs"))
     (tmp_path / "empty").mkdir()
 
@@ -570,29 +717,84 @@ def test_report_command(case, args, contains, tmp_path, monkeypatch):
     assert not (tmp_path / "ref").exists()
 
 
-# ----------------------------------------------------------------------------- public functions
+# ------------------------------------------------------------------- public functions
 
 
 def _public_cases():
-    from helpers import images, poisson, runtime
+    from helpers import gdf, images, runtime
+    from helpers.notebook import NotebookRun
 
     ok = np.zeros((6, 6, 3), np.float32)
     return [
-        ("runtime.get_device/cuda", lambda p: runtime.get_device("cuda") if not torch.cuda.is_available() else pytest.skip("GPU"), "no CUDA GPU"),
-        ("runtime.get_device/unknown", lambda p: runtime.get_device("npu"), "use auto, cpu or cuda"),
-        ("runtime.check_writable/missing-folder", lambda p: runtime.check_writable(p / "a" / "b.png"), "does not exist"),
+        (
+            "runtime.get_device/cuda",
+            lambda p: (
+                runtime.get_device("cuda") if not torch.cuda.is_available() else pytest.skip("GPU")
+            ),
+            "no CUDA GPU",
+        ),
+        (
+            "runtime.get_device/unknown",
+            lambda p: runtime.get_device("npu"),
+            "use auto, cpu or cuda",
+        ),
+        (
+            "runtime.check_writable/missing-folder",
+            lambda p: runtime.check_writable(p / "a" / "b.png"),
+            "does not exist",
+        ),
         ("runtime.check_writable/directory", lambda p: runtime.check_writable(p), "is a directory"),
-        ("runtime.NotebookRun/cuda", lambda p: runtime.NotebookRun("x-cuda", device="cuda") if not torch.cuda.is_available() else pytest.skip("GPU"), "no CUDA GPU"),
-        ("images.save_image/unknown-suffix", lambda p: images.save_image(p / "o.gif", ok), "unknown image suffix"),
-        ("images.save_image/inf", lambda p: images.save_image(p / "o.png", ok + np.inf), "NaN or infinite"),
+        (
+            "NotebookRun/cuda",
+            lambda p: (
+                NotebookRun("x-cuda", device="cuda")
+                if not torch.cuda.is_available()
+                else pytest.skip("GPU")
+            ),
+            "no CUDA GPU",
+        ),
+        (
+            "images.save_image/unknown-suffix",
+            lambda p: images.save_image(p / "o.gif", ok),
+            "unknown image suffix",
+        ),
+        (
+            "images.save_image/inf",
+            lambda p: images.save_image(p / "o.png", ok + np.inf),
+            "NaN or infinite",
+        ),
         ("images.load_image/unreadable", None, "permission denied"),
-        ("assets.asset_path/unknown", lambda p: assets.asset_path("nst/nothing.jpg"), "unknown asset"),
-        ("vgg.VGGFeatures/no-layers", lambda p: vgg.VGGFeatures([], state_dict={}), "no layers requested"),
-        ("transfer.stylize/missing-path", lambda p: transfer.stylize(str(p / "no.png"), ok, steps=1, progress=False), "file not found"),
-        ("transfer.stylize/nan-image", lambda p: transfer.stylize(ok * np.nan, ok, steps=1, progress=False), "NaN or infinite"),
-        ("transfer.stylize/wrong-shape", lambda p: transfer.stylize(np.zeros((4, 4, 5), np.float32), ok, steps=1, progress=False), "expected (H, W, 3)"),
-        ("poisson.blend/empty-source", lambda p: poisson.blend(np.zeros((0, 4)), np.zeros((4, 4)), np.zeros((0, 4), bool)), "got shape"),
-        ("poisson.blend/mask-3d", lambda p: poisson.blend(ok, ok, ok), "single-channel"),
+        (
+            "assets.asset_path/unknown",
+            lambda p: assets.asset_path("nst/nothing.jpg"),
+            "unknown asset",
+        ),
+        (
+            "vgg.VGGFeatures/no-layers",
+            lambda p: vgg.VGGFeatures([], state_dict={}),
+            "no layers requested",
+        ),
+        (
+            "nst.stylize/missing-path",
+            lambda p: nst.stylize(str(p / "no.png"), ok, steps=1, progress=False),
+            "file not found",
+        ),
+        (
+            "nst.stylize/nan-image",
+            lambda p: nst.stylize(ok * np.nan, ok, steps=1, progress=False),
+            "NaN or infinite",
+        ),
+        (
+            "nst.stylize/wrong-shape",
+            lambda p: nst.stylize(np.zeros((4, 4, 5), np.float32), ok, steps=1, progress=False),
+            "expected (H, W, 3)",
+        ),
+        (
+            "gdf.blend/empty-source",
+            lambda p: gdf.blend(np.zeros((0, 4)), np.zeros((4, 4)), np.zeros((0, 4), bool)),
+            "got shape",
+        ),
+        ("gdf.blend/mask-3d", lambda p: gdf.blend(ok, ok, ok), "single-channel"),
     ]
 
 
@@ -615,10 +817,12 @@ def test_public_function_bad_input(case, call, contains, tmp_path, monkeypatch):
     message = str(info.value)
     assert "\n" not in message and contains.lower() in message.lower(), message
     record(case, "error: " + message)
-    assert not (tmp_path / "outputs" / "x-cuda").exists(), "a refused NotebookRun created its output folder"
+    assert not (tmp_path / "outputs" / "x-cuda").exists(), (
+        "a refused NotebookRun created its output folder"
+    )
 
 
-# ----------------------------------------------------------------------------- real processes
+# ------------------------------------------------------------------- real processes
 
 
 PROCESS_CASES = [

@@ -1,6 +1,7 @@
-"""benchmarks/bench_style.py stays in step with helpers.transfer: its rows are computed from what
-it measured (not just printed), on a random-weight VGG-19 and 32x32 synthetic images (no
-weights, no sample images), in a few seconds.  Timings are not checked (benchmarks, not tests)."""
+"""benchmarks/bench_style.py stays in step with helpers.nst: its rows are computed from what it
+measured (not just printed), on the random-weight VGG-19 (``bench_style.WEIGHTS`` set to the
+``random_weights`` fixture) and 32x32 synthetic images (no weights, no sample images), in a few
+seconds.  Timings are not checked (benchmarks, not tests)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,11 @@ import torch
 
 from benchmarks import bench_style
 from benchmarks.common import format_table
-from helpers import transfer, vgg
 
 
 @pytest.fixture
-def tiny(monkeypatch, tmp_path):
-    torch.manual_seed(0)
-    feats = vgg._build_features(vgg.LAYER_INDEX["conv5_4"], "avg")
-    state = {f"features.{k}": v * 0.5 for k, v in feats.state_dict().items()}
-    monkeypatch.setattr(transfer, "_state_dict", lambda key: state)
+def tiny(monkeypatch, tmp_path, random_weights):
+    monkeypatch.setattr(bench_style, "WEIGHTS", random_weights)
     yy, xx = np.mgrid[0:32, 0:32] / 31.0
     content = np.stack([xx, yy, 0.5 * (xx + yy)], axis=2).astype(np.float32)
     style = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
@@ -45,12 +42,14 @@ def test_loop_overhead_rows_are_the_medians_of_the_interleaved_samples(tiny):
 
 
 def test_convergence_counts_the_first_evaluation_at_or_below_the_reference(tiny):
-    rows = bench_style.convergence(size=32, adam_steps=12, budget=10, target=6, cache=False, png="curves.png")
+    rows = bench_style.convergence(size=32, adam_steps=12, budget=10, target=6, cache=False,
+                                   png="curves.png")
     main = rows[0]
     curve = main.extra["default_curve"]
     level = main.extra["level"]
     hits = [e for e, t in zip(curve["evaluations"], curve["total"]) if t <= level]
-    assert curve["evaluations"] == list(range(1, len(curve["total"]) + 1))  # every evaluation recorded
+    # every evaluation recorded
+    assert curve["evaluations"] == list(range(1, len(curve["total"]) + 1))
     if hits:
         assert main.value == hits[0] and main.ok == (hits[0] <= 6)
     else:

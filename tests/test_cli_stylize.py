@@ -1,8 +1,14 @@
-"""``python -m helpers stylize``: success line, one-line errors with exit 2, no output on failure, Ctrl-C."""
+"""``python -m helpers stylize``: success line, one-line errors with exit 2, no output on
+failure, Ctrl-C.
+
+Runs use ``--weights random`` (the ``random_weights`` fixture): the CLI's plumbing does not
+depend on the trained weights.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,24 +20,16 @@ import pytest
 import torch
 from conftest import file_hashes
 
-from helpers import transfer, vgg
+from helpers import nst
 from helpers.cli import main
 from helpers.images import load_image, save_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def random_state():
-    torch.manual_seed(0)
-    feats = vgg._build_features(vgg.LAYER_INDEX["conv5_4"], "max")
-    return {f"features.{k}": v * 0.5 for k, v in feats.state_dict().items()}
-
-
 @pytest.fixture
-def inputs(tmp_path, monkeypatch, random_state):
-    """Two small images on disk and a randomly initialised VGG (the CLI's plumbing does not depend on weights)."""
-    monkeypatch.setattr(transfer, "_state_dict", lambda key: random_state)
+def inputs(tmp_path):
+    """Two small images on disk."""
     g = np.random.default_rng(0)
     content = tmp_path / "content.png"
     style = tmp_path / "style.jpg"
@@ -40,41 +38,54 @@ def inputs(tmp_path, monkeypatch, random_state):
     return content, style
 
 
-def _run(argv, capsys):
-    code = main(["stylize", *map(str, argv)])
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def stylize(capsys, random_weights):
+    """``stylize(argv)`` -> (exit code, stdout, stderr) of ``python -m helpers stylize
+    --weights random ARGV`` (a ``--weights`` in ARGV wins)."""
+
+    def run(argv):
+        code = main(["stylize", "--weights", random_weights, *map(str, argv)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
-def test_success_writes_the_image_and_one_summary_line(inputs, tmp_path, capsys):
+def test_success_writes_the_image_and_one_summary_line(inputs, tmp_path, stylize):
     content, style = inputs
     out = tmp_path / "out.png"
-    code, stdout, _ = _run([content, style, "-o", out, "--size", "32", "--steps", "3", "--no-progress"], capsys)
+    code, stdout, _ = stylize([content, style, "-o", out, "--size", "32", "--steps", "3",
+                               "--no-progress"])
     assert code == 0
     image = load_image(out)
     assert image.shape == (24, 32, 3)
     lines = stdout.strip().splitlines()
-    assert len(lines) == 1 and "3 evaluations (lbfgs)" in lines[0] and "on cpu" in lines[0] and "total" in lines[0]
+    assert len(lines) == 1 and "3 evaluations (lbfgs)" in lines[0]
+    assert "on cpu" in lines[0] and "total" in lines[0]
 
 
-def test_options_reach_the_loop(inputs, tmp_path, capsys, monkeypatch):
+def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
     content, style = inputs
     seen = {}
-    real = transfer.stylize
+    real = nst.stylize
 
     def spy(c, s, **kwargs):
         seen.update(kwargs)
         return real(c, s, **kwargs)
 
-    monkeypatch.setattr(transfer, "stylize", spy)
+    monkeypatch.setattr(nst, "stylize", spy)
     out = tmp_path / "o.png"
-    code, _, _ = _run([content, style, "-o", out, "--size", "32x16", "--steps", "2", "--optimizer", "adam", "--lr", "0.01",
-                       "--init", "noise", "--ratio", "1e-3", "--content-layers", "conv3_1", "--style-layers", "conv1_1:1,conv2_1:3",
-                       "--tv-weight", "2", "--pooling", "max", "--seed", "5", "--no-progress"], capsys)
+    code, _, _ = stylize([content, style, "-o", out, "--size", "32x16", "--steps", "2",
+                          "--optimizer", "adam", "--lr", "0.01", "--init", "noise",
+                          "--ratio", "1e-3", "--content-layers", "conv3_1",
+                          "--style-layers", "conv1_1:1,conv2_1:3", "--tv-weight", "2",
+                          "--pooling", "max", "--seed", "5", "--no-progress"])
     assert code == 0 and load_image(out).shape == (16, 32, 3)
-    assert seen["optimizer"] == "adam" and seen["lr"] == 0.01 and seen["init"] == "noise" and seen["ratio"] == 1e-3
-    assert seen["content_layers"] == {"conv3_1": 1.0} and seen["style_layers"] == {"conv1_1": 0.25, "conv2_1": 0.75}
-    assert seen["tv_weight"] == 2.0 and seen["pooling"] == "max" and seen["seed"] == 5 and seen["progress"] is False
+    assert seen["optimizer"] == "adam" and seen["lr"] == 0.01 and seen["init"] == "noise"
+    assert seen["ratio"] == 1e-3 and seen["content_layers"] == {"conv3_1": 1.0}
+    assert seen["style_layers"] == {"conv1_1": 0.25, "conv2_1": 0.75}
+    assert seen["tv_weight"] == 2.0 and seen["pooling"] == "max" and seen["seed"] == 5
+    assert seen["progress"] is False and seen["weights"] == "random"
 
 
 @pytest.mark.parametrize(
@@ -93,23 +104,25 @@ def test_options_reach_the_loop(inputs, tmp_path, capsys, monkeypatch):
         (["--alpha", "-1", "--beta", "1"], "alpha must be finite and >= 0"),
         (["--device", "cuda"], "no CUDA GPU"),
         (["--weights", "missing.pth"], "file not found"),
-        (["--optimizer", "adam", "--lr", "1e30", "--steps", "30"], "non-finite .*at evaluation.*learning rate"),
+        (["--optimizer", "adam", "--lr", "1e30", "--steps", "30"],
+         "non-finite .*at evaluation.*learning rate"),
     ],
 )
-def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, capsys, extra, message):
+def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, stylize, extra,
+                                                         message):
     if extra[:2] == ["--device", "cuda"] and torch.cuda.is_available():
         pytest.skip("a GPU is present")
     content, style = inputs
     before = file_hashes(content, style)
     out = tmp_path / "out.png"
-    code, stdout, stderr = _run([content, style, "-o", out, "--size", "32", "--steps", "2", "--no-progress", *extra], capsys)
+    code, stdout, stderr = stylize([content, style, "-o", out, "--size", "32", "--steps", "2",
+                                    "--no-progress", *extra])
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
-    import re
-
     assert re.search(message, lines[0]), lines[0]
-    assert not out.exists() and list(tmp_path.glob("*.part")) == [] and list(tmp_path.glob(".out.png*")) == []
+    assert not out.exists() and list(tmp_path.glob("*.part")) == []
+    assert list(tmp_path.glob(".out.png*")) == []
     assert file_hashes(content, style) == before
 
 
@@ -125,7 +138,7 @@ def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, capsy
         ("overwrite", "is an input image"),
     ],
 )
-def test_bad_files_exit_2(inputs, tmp_path, capsys, case, message):
+def test_bad_files_exit_2(inputs, tmp_path, stylize, case, message):
     content, style = inputs
     out = tmp_path / "out.png"
     if case == "missing":
@@ -145,10 +158,9 @@ def test_bad_files_exit_2(inputs, tmp_path, capsys, case, message):
     elif case == "overwrite":
         out = content
     before = file_hashes(content, style)
-    code, _, stderr = _run([content, style, "-o", out, "--size", "32", "--steps", "1", "--no-progress"], capsys)
+    code, _, stderr = stylize([content, style, "-o", out, "--size", "32", "--steps", "1",
+                               "--no-progress"])
     assert code == 2 and stderr.count("\n") == 1 and stderr.startswith("error: ")
-    import re
-
     assert re.search(message, stderr), stderr
     assert file_hashes(content, style) == before
     if case != "overwrite":
@@ -156,10 +168,11 @@ def test_bad_files_exit_2(inputs, tmp_path, capsys, case, message):
 
 
 @pytest.mark.parametrize("save", [False, True])
-def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, capsys, monkeypatch, save):
+def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize, monkeypatch,
+                                                      save):
     content, style = inputs
     calls = {"n": 0}
-    real_tell = transfer._BatchedLBFGS.tell
+    real_tell = nst.BatchedLBFGS.tell
 
     def tell(self, f, g):
         calls["n"] += 1
@@ -167,10 +180,11 @@ def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, capsys, 
             raise KeyboardInterrupt
         return real_tell(self, f, g)
 
-    monkeypatch.setattr(transfer._BatchedLBFGS, "tell", tell)
+    monkeypatch.setattr(nst.BatchedLBFGS, "tell", tell)
     out = tmp_path / "out.png"
-    argv = [content, style, "-o", out, "--size", "32", "--steps", "50", "--no-progress"] + (["--save-on-interrupt"] if save else [])
-    code, _, stderr = _run(argv, capsys)
+    argv = [content, style, "-o", out, "--size", "32", "--steps", "50", "--no-progress"]
+    argv += ["--save-on-interrupt"] if save else []
+    code, _, stderr = stylize(argv)
     assert code == 130 and "interrupted after" in stderr
     assert not out.exists()
     saved = tmp_path / "out.interrupted.png"
@@ -178,7 +192,8 @@ def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, capsys, 
     if save:
         assert load_image(saved).shape == (24, 32, 3) and "saved to" in stderr
     else:
-        assert "nothing written" in stderr and list(tmp_path.glob("*.png")) == [content]
+        assert "nothing written" in stderr
+        assert list(tmp_path.glob("*.png")) == [content]
 
 
 @pytest.mark.weights
@@ -186,10 +201,10 @@ def test_real_sigint_in_a_subprocess(tmp_path):
     """A real SIGINT to a running `python -m helpers stylize` exits 130, saving only when asked."""
     out = tmp_path / "out.png"
     cmd = [sys.executable, "-m", "helpers", "stylize", str(ROOT / "data/nst/content/tubingen.jpg"),
-           str(ROOT / "data/nst/style/starry_night.jpg"), "-o", str(out), "--size", "32", "--steps", "100000",
-           "--save-on-interrupt"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+           str(ROOT / "data/nst/style/starry_night.jpg"), "-o", str(out), "--size", "32",
+           "--steps", "100000", "--save-on-interrupt"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     # wait until the progress bar shows evaluations, then interrupt
     deadline = time.monotonic() + 240  # generous: a loaded CI machine starts torch slowly
     seen = ""

@@ -22,11 +22,12 @@ import matplotlib
 import nbformat
 import numpy as np
 import pytest
-import torch
 from badinput import assert_clean_error, hashes, leftovers, record, run_cli
 from PIL import Image
 
-from helpers import images, poisson, report, runtime, transfer, vgg
+from helpers import gdf, images, report
+from helpers.notebook import NotebookRun
+from helpers.nst import vgg
 
 matplotlib.use("Agg")
 
@@ -41,7 +42,7 @@ def _old_and_new(tmp_path: Path, monkeypatch) -> dict[str, tuple]:
         ax.plot([0, 1], [0, value])
         return fig
 
-    run = runtime.NotebookRun("07-faults", seed=0, device="cpu", profile="smoke")
+    run = NotebookRun("07-faults", seed=0, device="cpu", profile="smoke")
     out = run.out
     return {
         "images.save_image": (
@@ -190,7 +191,7 @@ def test_ctrl_c_during_blend_stops_cleanly(tmp_path, monkeypatch):
     def solve(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(poisson, "solve", solve)
+    monkeypatch.setattr(gdf.blending, "solve", solve)
     out = tmp_path / "out.png"
     result = run_cli("blend", *paths, mpath, "-o", out)
     record("fault/ctrl-c-during-blend", result)
@@ -204,12 +205,16 @@ def test_ctrl_c_during_blend_stops_cleanly(tmp_path, monkeypatch):
 
 @pytest.fixture
 def nan_weights(monkeypatch):
-    """A network whose first conv weights contain a NaN (a damaged file that slipped through)."""
-    torch.manual_seed(0)
-    feats = vgg._build_features(vgg.LAYER_INDEX["conv1_2"], "avg")
-    state = {f"features.{k}": v.clone() for k, v in feats.state_dict().items()}
-    state["features.0.weight"][0, 0, 0, 0] = float("nan")
-    monkeypatch.setattr(transfer, "_state_dict", lambda key: state)
+    """``--weights random`` whose first conv weights contain a NaN (a damaged file that slipped
+    through): the public random set with one value spoiled."""
+    real = vgg.random_state_dict
+
+    def spoiled():
+        state = real()
+        state["features.0.weight"][0, 0, 0, 0] = float("nan")
+        return state
+
+    monkeypatch.setattr(vgg, "random_state_dict", spoiled)
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -242,6 +247,8 @@ def test_non_finite_loss_at_the_start_blames_the_weights_not_the_learning_rate(
         "conv1_1",
         "--no-progress",
         "--save-on-interrupt",
+        "--weights",
+        "random",
     )
     record(f"fault/nan-weights-{optimizer}", result)
     line = assert_clean_error(

@@ -14,7 +14,10 @@ from helpers.images import load_image
 def _smooth(h, w, seed):
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    chans = [np.sin(2 * np.pi * (rng.uniform(0.5, 3) * y + rng.uniform(0.5, 3) * x) + rng.uniform(0, 6)) for _ in range(3)]
+    chans = [
+        np.sin(2 * np.pi * (rng.uniform(0.5, 3) * y + rng.uniform(0.5, 3) * x) + rng.uniform(0, 6))
+        for _ in range(3)
+    ]
     return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
 
 
@@ -49,7 +52,9 @@ def files(tmp_path):
 def test_blend_writes_result_and_summary(files, tmp_path, mode):
     out = tmp_path / "out.png"
     before = hashes([files["source"], files["target"], files["mask"]])
-    res = run_cli("blend", files["source"], files["target"], files["mask"], "-o", out, "--mode", mode)
+    res = run_cli(
+        "blend", files["source"], files["target"], files["mask"], "-o", out, "--mode", mode
+    )
     assert res.code == 0, res.stderr
     line = res.stdout.strip()
     assert "\n" not in line and "unknowns" in line and "residual" in line and " s" in line
@@ -58,7 +63,8 @@ def test_blend_writes_result_and_summary(files, tmp_path, mode):
     tgt = load_image(files["target"])
     m = load_image(files["mask"], "L") > 0.5
     assert img.shape == tgt.shape
-    np.testing.assert_allclose(img[~m], tgt[~m], atol=1 / 255 + 1e-6)  # outside: the target (8-bit output)
+    # outside: the target (8-bit output)
+    np.testing.assert_allclose(img[~m], tgt[~m], atol=1 / 255 + 1e-6)
     assert hashes(before) == before
 
 
@@ -68,7 +74,8 @@ def test_blend_alpha_as_mask_and_offset(files, tmp_path):
     assert run_cli("blend", files["source"], files["target"], files["mask"], "-o", b).code == 0
     np.testing.assert_array_equal(load_image(a), load_image(b))
     c = tmp_path / "c.png"
-    res = run_cli("blend", files["small_source"], files["target"], files["small_source_mask"], "-o", c, "--offset", "30", "40")
+    res = run_cli("blend", files["small_source"], files["target"], files["small_source_mask"],
+                  "-o", c, "--offset", "30", "40")
     assert res.code == 0, res.stderr
     assert "cropped" in res.stdout  # part of the mask lands outside the 40x52 target
 
@@ -80,7 +87,8 @@ def test_toy_command(tmp_path):
     res = run_cli("toy", asset_path("gdf/toy_problem.png"), "-o", out)
     assert res.code == 0, res.stderr
     assert "max |error|" in res.stdout and "unknowns" in res.stdout
-    np.testing.assert_allclose(load_image(out, "L"), load_image(asset_path("gdf/toy_problem.png"), "L"), atol=1e-6)
+    want = load_image(asset_path("gdf/toy_problem.png"), "L")
+    np.testing.assert_allclose(load_image(out, "L"), want, atol=1e-6)
 
 
 def _bad(files, tmp_path, args, contains, out_name="out.png"):
@@ -96,8 +104,10 @@ def test_blend_bad_inputs(files, tmp_path):
     _bad(f, tmp_path, ["blend", f["source"], f["target"], f["empty"]], "empty")
     _bad(f, tmp_path, ["blend", f["source"], f["target"]], "alpha")
     _bad(f, tmp_path, ["blend", f["source"], f["target"], f["small_mask"]], ("20x20", "40x52"))
-    _bad(f, tmp_path, ["blend", f["small_source"], f["target"], f["small_source_mask"]], "same size")
-    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--offset", "500", "0"], "outside")
+    small = ["blend", f["small_source"], f["target"], f["small_source_mask"]]
+    _bad(f, tmp_path, small, "same size")
+    far = ["blend", f["source"], f["target"], f["mask"], "--offset", "500", "0"]
+    _bad(f, tmp_path, far, "outside")
     _bad(f, tmp_path, ["blend", tmp_path / "nope.png", f["target"], f["mask"]], "not found")
     _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--mode", "average"], "mode")
     _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"]], "suffix", out_name="out.xyz")
@@ -105,11 +115,13 @@ def test_blend_bad_inputs(files, tmp_path):
     Image.fromarray(np.full((40, 52), 255, np.uint8), "L").save(full)
     _bad(f, tmp_path, ["blend", f["source"], f["target"], full], "whole target")
     # the output folder must exist, checked before any work
-    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", tmp_path / "missing_dir" / "o.png")
+    missing = tmp_path / "missing_dir" / "o.png"
+    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", missing)
     assert res.code == 2 and "does not exist" in res.stderr
     # never overwrite an input
     before = hashes([f["target"]])
-    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", f["target"].with_suffix(".jpg"))
+    same = f["target"].with_suffix(".jpg")
+    res = run_cli("blend", f["source"], f["target"], f["mask"], "-o", same)
     assert res.code == 2 and "input" in res.stderr and hashes(before) == before
 
 
@@ -118,5 +130,7 @@ def test_toy_bad_inputs(tmp_path):
     Image.fromarray(np.zeros((1, 9), np.uint8), "L").save(line)
     out = tmp_path / "o.png"
     before = hashes([line])
-    assert_clean_error(run_cli("toy", line, "-o", out), output=out, inputs_before=before, contains="2x2")
-    assert_clean_error(run_cli("toy", tmp_path / "none.png", "-o", out), output=out, inputs_before=before, contains="not found")
+    res = run_cli("toy", line, "-o", out)
+    assert_clean_error(res, output=out, inputs_before=before, contains="2x2")
+    res = run_cli("toy", tmp_path / "none.png", "-o", out)
+    assert_clean_error(res, output=out, inputs_before=before, contains="not found")

@@ -1,4 +1,5 @@
-"""helpers.losses against independent oracles: loops, einsum, hand values, the paper's gradients, gradcheck."""
+"""helpers.nst.losses against independent oracles: loops, einsum, hand values, the paper's
+gradients, gradcheck."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import losses
+from helpers.nst import losses
 
 
 def _loop_gram(f: torch.Tensor) -> torch.Tensor:
@@ -32,7 +33,8 @@ def test_gram_matches_explicit_loops_and_einsum():
 
 def test_mean_gram_is_a_named_option_dividing_by_n_m():
     f = torch.randn(1, 4, 3, 3, dtype=torch.float64)
-    torch.testing.assert_close(losses.gram_matrix(f, gram="mean"), torch.einsum("bihw,bjhw->bij", f, f) / (4 * 9))
+    torch.testing.assert_close(losses.gram_matrix(f, gram="mean"),
+                               torch.einsum("bihw,bjhw->bij", f, f) / (4 * 9))
     with pytest.raises(ValueError, match="gram"):
         losses.gram_matrix(f, gram="tutorial")
 
@@ -103,7 +105,8 @@ def test_gradcheck_all_losses():
 def test_batched_losses_with_per_element_weights_equal_single_runs():
     g = torch.Generator().manual_seed(3)
     feats = {"a": torch.randn(3, 4, 3, 3, generator=g), "b": torch.randn(3, 6, 2, 2, generator=g)}
-    grams = {k: losses.gram_matrix(torch.randn(1, *v.shape[1:], generator=g)) for k, v in feats.items()}
+    grams = {k: losses.gram_matrix(torch.randn(1, *v.shape[1:], generator=g))
+             for k, v in feats.items()}
     targets = {k: torch.randn(1, *v.shape[1:], generator=g) for k, v in feats.items()}
     wa, wb = torch.tensor([1.0, 0.0, 0.5]), torch.tensor([0.0, 1.0, 0.5])
     style = losses.style_loss(feats, grams, {"a": wa, "b": wb})
@@ -124,13 +127,16 @@ def test_per_element_targets_and_shared_targets_agree():
     f = torch.randn(2, 3, 4, 4)
     p = torch.randn(1, 3, 4, 4)
     a = losses.gram_matrix(torch.randn(1, 3, 4, 4))
-    torch.testing.assert_close(losses.content_layer_loss(f, p), losses.content_layer_loss(f, p.expand(2, -1, -1, -1)))
-    torch.testing.assert_close(losses.style_layer_loss(f, a), losses.style_layer_loss(f, a.expand(2, -1, -1)))
+    torch.testing.assert_close(losses.content_layer_loss(f, p),
+                               losses.content_layer_loss(f, p.expand(2, -1, -1, -1)))
+    torch.testing.assert_close(losses.style_layer_loss(f, a),
+                               losses.style_layer_loss(f, a.expand(2, -1, -1)))
 
 
 def test_weighted_sum_only_counts_weighted_layers():
     per_layer = {"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([10.0, 20.0])}
-    torch.testing.assert_close(losses.weighted_sum(per_layer, {"b": 0.5}), torch.tensor([5.0, 10.0]))
+    torch.testing.assert_close(losses.weighted_sum(per_layer, {"b": 0.5}),
+                               torch.tensor([5.0, 10.0]))
     torch.testing.assert_close(losses.weighted_sum(per_layer, {}), torch.zeros(2))
 
 
@@ -140,7 +146,8 @@ def test_weighted_sum_only_counts_weighted_layers():
     seed=st.integers(0, 2**16), scale=st.floats(1e-3, 1e3),
 )
 def test_gram_symmetric_psd_and_losses_zero_for_identical_inputs(b, n, h, w, seed, scale):
-    f = torch.randn(b, n, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * scale
+    gen = torch.Generator().manual_seed(seed)
+    f = torch.randn(b, n, h, w, dtype=torch.float64, generator=gen) * scale
     g = losses.gram_matrix(f)
     torch.testing.assert_close(g, g.transpose(1, 2))
     eig = torch.linalg.eigvalsh(g)
@@ -155,7 +162,8 @@ def test_style_loss_gradients_match_plain_autograd(gram):
     """The hand-written backward equals autograd through the plain formula, for F and for A."""
     g = torch.Generator().manual_seed(4)
     f = torch.randn(3, 4, 3, 2, dtype=torch.float64, generator=g, requires_grad=True)
-    a = losses.gram_matrix(torch.randn(1, 4, 3, 2, dtype=torch.float64, generator=g), gram=gram).requires_grad_(True)
+    a = losses.gram_matrix(torch.randn(1, 4, 3, 2, dtype=torch.float64, generator=g), gram=gram)
+    a.requires_grad_(True)
     w = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
     (losses.style_layer_loss(f, a, gram=gram) * w).sum().backward()
     f2, a2 = f.detach().clone().requires_grad_(True), a.detach().clone().requires_grad_(True)
@@ -165,4 +173,5 @@ def test_style_loss_gradients_match_plain_autograd(gram):
     (e * w).sum().backward()
     torch.testing.assert_close(f.grad, f2.grad)
     torch.testing.assert_close(a.grad, a2.grad)
-    assert torch.autograd.gradcheck(lambda x, t: losses.style_layer_loss(x, t, gram=gram), (f.detach().requires_grad_(True), a.detach().requires_grad_(True)))
+    inputs = (f.detach().requires_grad_(True), a.detach().requires_grad_(True))
+    assert torch.autograd.gradcheck(lambda x, t: losses.style_layer_loss(x, t, gram=gram), inputs)

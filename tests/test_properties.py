@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_poisson import oracle_blend, residual_against_oracle
 
-from helpers import losses, poisson
+from helpers import gdf
 from helpers.errors import UserError
+from helpers.nst import losses
 
 CI = settings(
     derandomize=True,
@@ -103,7 +104,7 @@ def blend_cases(draw):
 
 
 def placed_mask(mask: np.ndarray, shape: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
-    """Where the mask lands on the target, pixel by pixel (an oracle for poisson.place_mask)."""
+    """Where the mask lands on the target, pixel by pixel (an oracle for gdf.place_mask)."""
     out = np.zeros(shape, bool)
     for i, j in zip(*np.nonzero(mask)):
         y, x = i + offset[0], j + offset[1]
@@ -119,13 +120,13 @@ def test_blend_properties(case):
     omega = placed_mask(mask, target.shape[:2], offset)
     if mask.any() and not omega.any():
         with pytest.raises(UserError, match="entirely outside"):
-            poisson.blend(source, target, mask, mode=mode, offset=offset)
+            gdf.blend(source, target, mask, mode=mode, offset=offset)
         return
     if omega.all():
         with pytest.raises(UserError, match="whole target"):
-            poisson.blend(source, target, mask, mode=mode, offset=offset)
+            gdf.blend(source, target, mask, mode=mode, offset=offset)
         return
-    result = poisson.blend(source, target, mask, mode=mode, offset=offset)
+    result = gdf.blend(source, target, mask, mode=mode, offset=offset)
     assert result.image.shape == target.shape
     assert np.isfinite(result.image).all()
     assert np.array_equal(result.mask, omega)

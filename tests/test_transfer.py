@@ -1,7 +1,9 @@
-"""helpers.transfer: the batched L-BFGS against exact minimisers, budgets, batching, faults, validation.
+"""helpers.nst: the batched L-BFGS against exact minimisers, budgets, batching, faults,
+validation.
 
-Most tests use a randomly initialised VGG-19 (the loop's behaviour does not depend on the
-weights) and 32x32 images, so they run in seconds; those marked ``weights`` use the real ones.
+Most tests use the deterministic random VGG-19 (``weights="random"``, the ``random_weights``
+fixture: the loop's behaviour does not depend on the weights) and 32x32 images, so they run in
+seconds; those marked ``weights`` use the real ones.
 """
 
 from __future__ import annotations
@@ -11,22 +13,15 @@ import pytest
 import scipy.optimize
 import torch
 
-from helpers import losses, transfer, vgg
+from helpers import nst
 from helpers.errors import UserError
-
-
-@pytest.fixture(scope="module")
-def random_state():
-    torch.manual_seed(0)
-    feats = vgg._build_features(vgg.LAYER_INDEX["conv5_4"], "max")
-    return {f"features.{k}": v * 0.5 for k, v in feats.state_dict().items()}
+from helpers.nst import losses, vgg
 
 
 @pytest.fixture
-def random_net(monkeypatch, random_state):
-    """Make optimize() build its VGG from random weights (no download, same architecture)."""
-    monkeypatch.setattr(transfer, "_state_dict", lambda key: random_state)
-    return random_state
+def fast(random_weights):
+    """Options of every quick run: the random VGG-19, no progress bar."""
+    return {"weights": random_weights, "progress": False}
 
 
 @pytest.fixture
@@ -38,15 +33,17 @@ def images():
     return content, style
 
 
-# --- the L-BFGS core against exact answers --------------------------------------------------------
+# --- the L-BFGS core against exact answers --------------------------------------------------
 
 
 def test_batched_lbfgs_solves_quadratics_exactly():
     g = torch.Generator().manual_seed(0)
-    a = torch.stack([(q := torch.randn(6, 6, dtype=torch.float64, generator=g)) @ q.T + (i + 1) * torch.eye(6, dtype=torch.float64) for i in range(3)])
+    eye = torch.eye(6, dtype=torch.float64)
+    qs = [torch.randn(6, 6, dtype=torch.float64, generator=g) for _ in range(3)]
+    a = torch.stack([q @ q.T + (i + 1) * eye for i, q in enumerate(qs)])
     b = torch.randn(3, 6, dtype=torch.float64, generator=g)
     x = torch.zeros(3, 6, dtype=torch.float64)
-    opt = transfer._BatchedLBFGS(x, history_size=10)
+    opt = nst.BatchedLBFGS(x, history_size=10)
     for _ in range(80):
         f = 0.5 * torch.einsum("bi,bij,bj->b", x, a, x) - (b * x).sum(1) + 10.0
         opt.tell(f, torch.einsum("bij,bj->bi", a, x) - b)
@@ -64,7 +61,7 @@ def test_batched_lbfgs_matches_scipy_on_rosenbrock_and_elements_are_independent(
 
     def run(x0: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         x = x0.clone()
-        opt = transfer._BatchedLBFGS(x, history_size=10)
+        opt = nst.BatchedLBFGS(x, history_size=10)
         trace = []
         for _ in range(400):
             xr = x.clone().requires_grad_(True)
@@ -78,18 +75,19 @@ def test_batched_lbfgs_matches_scipy_on_rosenbrock_and_elements_are_independent(
 
     batched, _ = run(starts)
     for i, start in enumerate(starts):
-        ref = scipy.optimize.minimize(lambda v: _rosen(torch.tensor(v)[None]).item(), start.numpy(), method="L-BFGS-B", tol=1e-14)
+        ref = scipy.optimize.minimize(lambda v: _rosen(torch.tensor(v)[None]).item(), start.numpy(),
+                                      method="L-BFGS-B", tol=1e-14)
         np.testing.assert_allclose(batched[i].numpy(), ref.x, atol=1e-5)
         alone, _ = run(start[None])
         # same trajectory alone and in a batch: the per-element states do not couple
         torch.testing.assert_close(alone[0], batched[i], atol=1e-12, rtol=0)
 
 
-# --- budgets, history, batching ---------------------------------------------------------------------
+# --- budgets, history, batching -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_steps_count_forward_backward_passes(random_net, images, monkeypatch, optimizer):
+def test_steps_count_forward_backward_passes(fast, images, monkeypatch, optimizer):
     content, style = images
     calls = {"grad": 0}
     original = vgg.VGGFeatures.forward
@@ -100,7 +98,7 @@ def test_steps_count_forward_backward_passes(random_net, images, monkeypatch, op
         return original(self, image)
 
     monkeypatch.setattr(vgg.VGGFeatures, "forward", counting)
-    res = transfer.stylize(content, style, steps=9, optimizer=optimizer, record_every=4, progress=False)
+    res = nst.stylize(content, style, steps=9, optimizer=optimizer, record_every=4, **fast)
     assert calls["grad"] == res.evaluations == 9
     assert res.history.evaluations.tolist() == [1, 4, 8, 9]
     assert res.history.total.shape == (4, 1)
@@ -109,118 +107,130 @@ def test_steps_count_forward_backward_passes(random_net, images, monkeypatch, op
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_batched_configs_equal_individual_runs(random_net, images, optimizer):
+def test_batched_configs_equal_individual_runs(fast, images, optimizer):
     content, style = images
     objs = [
-        transfer.Objective.from_ratio(1e-2, style_layers=[1, 0, 0, 0, 0]),
-        transfer.Objective.from_ratio(1e-4, style_layers=[0.2] * 5),
-        transfer.Objective(alpha=1.0, beta=1.0, content_layers="conv2_1", style_layers="conv1_1,conv2_1", tv_weight=0.1),
+        nst.Objective.from_ratio(1e-2, style_layers=[1, 0, 0, 0, 0]),
+        nst.Objective.from_ratio(1e-4, style_layers=[0.2] * 5),
+        nst.Objective(alpha=1.0, beta=1.0, content_layers="conv2_1", style_layers="conv1_1,conv2_1",
+                      tv_weight=0.1),
     ]
-    opts = dict(content=content, style=style, steps=8, optimizer=optimizer, progress=False, lr=0.02)
-    batched = transfer.optimize(objs, **opts)
+    opts = dict(content=content, style=style, steps=8, optimizer=optimizer, lr=0.02, **fast)
+    batched = nst.optimize(objs, **opts)
     for i, obj in enumerate(objs):
-        alone = transfer.optimize(obj, **opts)
+        alone = nst.optimize(obj, **opts)
         np.testing.assert_allclose(batched.images[i], alone.image, atol=2e-3)
         np.testing.assert_allclose(batched.losses["total"][i], alone.losses["total"][0], rtol=2e-3)
     # and chunked runs (max_batch) are the same again
-    chunked = transfer.optimize(objs, max_batch=2, **opts)
+    chunked = nst.optimize(objs, max_batch=2, **opts)
     np.testing.assert_allclose(np.stack(chunked.images), np.stack(batched.images), atol=2e-3)
     assert chunked.history.total.shape[1] == 3
 
 
-def test_losses_decrease_and_history_matches_final(random_net, images):
+def test_losses_decrease_and_history_matches_final(fast, random_weights, images):
     content, style = images
-    res = transfer.stylize(content, style, steps=30, ratio=1e-2, progress=False)
+    res = nst.stylize(content, style, steps=30, ratio=1e-2, **fast)
     assert res.history.total[-1, 0] < 0.5 * res.history.total[0, 0]
-    assert np.all(np.diff(res.history.total[:, 0]) <= 0)  # L-BFGS with Armijo: accepted iterates only go down
+    # L-BFGS with Armijo: accepted iterates only go down
+    assert np.all(np.diff(res.history.total[:, 0]) <= 0)
     img = res.image
-    assert img.shape == (32, 32, 3) and img.dtype == np.float32 and 0 <= img.min() and img.max() <= 1
+    assert img.shape == (32, 32, 3) and img.dtype == np.float32
+    assert img.min() >= 0 and img.max() <= 1
     # final losses are those of the returned (clipped) image, recomputed independently here
-    net = transfer.build_network(["conv4_2", *vgg.STYLE_LAYERS])
+    net = nst.build_network(["conv4_2", *vgg.STYLE_LAYERS], weights=random_weights)
     with torch.no_grad():
         f = net(torch.from_numpy(img.transpose(2, 0, 1).copy())[None])
         p = net(torch.from_numpy(content.transpose(2, 0, 1).copy())[None])["conv4_2"]
         from helpers.images import resize
 
         s = net(torch.from_numpy(resize(style, (32, 32)).transpose(2, 0, 1).copy())[None])
-    expected_style = sum(0.2 * losses.style_layer_loss(f[n], losses.gram_matrix(s[n])) for n in vgg.STYLE_LAYERS)
+    expected_style = sum(0.2 * losses.style_layer_loss(f[n], losses.gram_matrix(s[n]))
+                         for n in vgg.STYLE_LAYERS)
     expected_content = losses.content_layer_loss(f["conv4_2"], p)
     np.testing.assert_allclose(res.losses["style"][0], expected_style.item(), rtol=1e-3)
     np.testing.assert_allclose(res.losses["content"][0], expected_content.item(), rtol=1e-3)
-    np.testing.assert_allclose(res.losses["total"][0], 1e-2 * expected_content.item() + expected_style.item(), rtol=1e-3)
+    np.testing.assert_allclose(res.losses["total"][0],
+                               1e-2 * expected_content.item() + expected_style.item(), rtol=1e-3)
 
 
-def test_grid_labels_seeds_and_csv(random_net, images, tmp_path):
+def test_grid_labels_seeds_and_csv(fast, images, tmp_path):
     content, style = images
-    res = transfer.alpha_beta_grid(content, style, ratios=[1e-2, 1e-6], style_layer_sets=[[1, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0]], steps=3, progress=False)
-    assert res.rows == ["[1, 0, 0, 0, 0]", "[.5, .5, 0, 0, 0]"] and res.cols == ["α/β = 1e-02", "α/β = 1e-06"]
+    res = nst.alpha_beta_grid(content, style, ratios=[1e-2, 1e-6],
+                              style_layer_sets=[[1, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0]], steps=3,
+                              **fast)
+    assert res.rows == ["[1, 0, 0, 0, 0]", "[.5, .5, 0, 0, 0]"]
+    assert res.cols == ["α/β = 1e-02", "α/β = 1e-06"]
     assert [len(r) for r in res.grid()] == [2, 2]
-    assert res.objectives[3].style_layers == {"conv1_1": 0.5, "conv2_1": 0.5} and res.objectives[3].ratio == pytest.approx(1e-6)
+    assert res.objectives[3].style_layers == {"conv1_1": 0.5, "conv2_1": 0.5}
+    assert res.objectives[3].ratio == pytest.approx(1e-6)
     path = res.save_csv(tmp_path / "grid.csv")
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("row,col,alpha,beta,ratio") and "style:conv1_1" in lines[0] and len(lines) == 5
-    seeds = transfer.reconstruct_content(content, ["conv1_1"], seeds=[0, 1], steps=1, progress=False)
-    same = transfer.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=0, steps=1, progress=False)
+    assert lines[0].startswith("row,col,alpha,beta,ratio") and "style:conv1_1" in lines[0]
+    assert len(lines) == 5
+    seeds = nst.reconstruct_content(content, ["conv1_1"], seeds=[0, 1], steps=1, **fast)
+    same = nst.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=0, steps=1, **fast)
     assert seeds.cols == ["seed 0", "seed 1"] and same.rows == ["conv1_1", "conv2_1"]
     assert not np.allclose(seeds.images[0], seeds.images[1])
 
 
-def test_content_init_with_content_only_stops_at_zero_loss(random_net, images):
+def test_content_init_with_content_only_stops_at_zero_loss(fast, images):
     content, _ = images
-    res = transfer.reconstruct_content(content, "conv3_1", init="content", steps=50, progress=False)
+    res = nst.reconstruct_content(content, "conv3_1", init="content", steps=50, **fast)
     assert res.evaluations == 1  # gradient exactly 0: nothing to do
     np.testing.assert_array_equal(res.image, content)
     assert res.losses["total"][0] == 0
 
 
-def test_style_image_of_another_size_is_compared_per_position(random_net, images):
+def test_style_image_of_another_size_is_compared_per_position(fast, images):
     """A raw Gram grows with the positions M; a 2x larger style image must not change the scale."""
     content, style = images
-    small = transfer.reconstruct_style(style, [[1, 0, 0, 0, 0]], size="32x32", init=content, steps=1, progress=False)
-    large = transfer.reconstruct_style(style, [[1, 0, 0, 0, 0]], size="32x32", style_size="64x64", init=content, steps=1, progress=False)
+    opts = dict(size="32x32", init=content, steps=1, **fast)
+    small = nst.reconstruct_style(style, [[1, 0, 0, 0, 0]], **opts)
+    large = nst.reconstruct_style(style, [[1, 0, 0, 0, 0]], style_size="64x64", **opts)
     ratio = large.history.total[0, 0] / small.history.total[0, 0]
     assert 0.5 < ratio < 2.0  # unscaled it would be about (64²/32²)² = 16 times larger
 
 
-# --- faults ---------------------------------------------------------------------------------------
+# --- faults ---------------------------------------------------------------------------------
 
 
-def test_huge_learning_rate_is_caught_with_evaluation_and_cause(random_net, images):
+def test_huge_learning_rate_is_caught_with_evaluation_and_cause(fast, images):
     content, style = images
-    with pytest.raises(UserError, match=r"non-finite .* at evaluation \d+.*learning rate lr=1e\+30 is probably too high"):
-        transfer.stylize(content, style, optimizer="adam", lr=1e30, steps=20, progress=False)
+    message = r"non-finite .* at evaluation \d+.*learning rate lr=1e\+30 is probably too high"
+    with pytest.raises(UserError, match=message):
+        nst.stylize(content, style, optimizer="adam", lr=1e30, steps=20, **fast)
 
 
-def test_interrupt_returns_latest_finite_partial_result(random_net, images):
+def test_interrupt_returns_latest_finite_partial_result(fast, images):
     content, style = images
 
     def stop(step):
         if step.evaluation >= 4:
             raise KeyboardInterrupt
 
-    with pytest.raises(transfer.Interrupted) as info:
-        transfer.stylize(content, style, steps=50, record_every=2, callback=stop, progress=False)
+    with pytest.raises(nst.Interrupted) as info:
+        nst.stylize(content, style, steps=50, record_every=2, callback=stop, **fast)
     partial = info.value.partial
     assert partial is not None and partial.evaluations == 4
     assert np.isfinite(partial.image).all() and partial.image.shape == (32, 32, 3)
 
 
-def test_too_small_image_states_the_minimum(random_net, images):
+def test_too_small_image_states_the_minimum(fast, images):
     content, style = images
     with pytest.raises(UserError, match="at least 16 px"):
-        transfer.stylize(content, style, size=12, steps=1, progress=False)
+        nst.stylize(content, style, size=12, steps=1, **fast)
     # shallower layers need less: conv2_1 is after one pooling
-    res = transfer.reconstruct_content(content, "conv2_1", size=4, steps=1, progress=False)
+    res = nst.reconstruct_content(content, "conv2_1", size=4, steps=1, **fast)
     assert res.image.shape == (4, 4, 3)
 
 
-def test_memory_estimate_refuses_with_a_suggested_size(random_net, images, monkeypatch):
+def test_memory_estimate_refuses_with_a_suggested_size(fast, images, monkeypatch):
     content, style = images
-    monkeypatch.setattr(transfer, "available_memory", lambda device: 300_000_000)
+    monkeypatch.setattr(nst.memory, "available_memory", lambda device: 300_000_000)
     with pytest.raises(UserError, match=r"needs about .* GiB .* use --size \d+"):
-        transfer.stylize(content, style, size=2048, steps=1, progress=False)
-    small = transfer.estimate_memory(64, 64)
-    assert transfer.estimate_memory(128, 128) > 3 * (small - 80e6)
+        nst.stylize(content, style, size=2048, steps=1, **fast)
+    small = nst.estimate_memory(64, 64)
+    assert nst.estimate_memory(128, 128) > 3 * (small - 80e6)
 
 
 @pytest.mark.parametrize(
@@ -241,23 +251,24 @@ def test_memory_estimate_refuses_with_a_suggested_size(random_net, images, monke
         ({"size": 0}, "must be positive"),
     ],
 )
-def test_bad_settings_are_clear_user_errors(random_net, images, kwargs, message):
+def test_bad_settings_are_clear_user_errors(fast, images, kwargs, message):
     content, style = images
     with pytest.raises(UserError, match=message):
-        transfer.stylize(content, style, progress=False, **{"steps": 1, **kwargs})
+        nst.stylize(content, style, **fast, **{"steps": 1, **kwargs})
 
 
 def test_layer_weights_are_normalised_to_sum_to_one():
-    assert transfer.layer_weights({"conv1_1": 1, "conv2_1": 3}) == {"conv1_1": 0.25, "conv2_1": 0.75}
-    assert transfer.layer_weights("conv1_1:2,conv3_1") == pytest.approx({"conv1_1": 2 / 3, "conv3_1": 1 / 3})
-    assert transfer.layer_weights([0.5, 0.5, 0, 0, 0]) == {"conv1_1": 0.5, "conv2_1": 0.5}
-    assert transfer.layer_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}
+    assert nst.layer_weights({"conv1_1": 1, "conv2_1": 3}) == {"conv1_1": 0.25, "conv2_1": 0.75}
+    assert nst.layer_weights("conv1_1:2,conv3_1") == pytest.approx({"conv1_1": 2 / 3,
+                                                                    "conv3_1": 1 / 3})
+    assert nst.layer_weights([0.5, 0.5, 0, 0, 0]) == {"conv1_1": 0.5, "conv2_1": 0.5}
+    assert nst.layer_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}
     with pytest.raises(UserError, match="listed twice"):
-        transfer.layer_weights("conv1_1,conv1_1")
-    assert transfer.Objective(style_layers=[2, 2, 2, 2, 2]).style_layers == transfer.DEFAULT_STYLE_LAYERS
+        nst.layer_weights("conv1_1,conv1_1")
+    assert nst.Objective(style_layers=[2, 2, 2, 2, 2]).style_layers == nst.DEFAULT_STYLE_LAYERS
 
 
-# --- real weights -----------------------------------------------------------------------------------
+# --- real weights ---------------------------------------------------------------------------
 
 
 @pytest.mark.weights
@@ -265,39 +276,45 @@ def test_real_texture_synthesis_and_content_reconstruction_make_progress():
     from helpers.assets import asset_path
 
     style = asset_path("nst/style/starry_night.jpg")
-    tex = transfer.reconstruct_style(style, [[0.5, 0.5, 0, 0, 0]], size="32x32", steps=40, progress=False)
+    tex = nst.reconstruct_style(style, [[0.5, 0.5, 0, 0, 0]], size="32x32", steps=40,
+                                progress=False)
     assert tex.losses["style"][0] < 0.05 * tex.history.style[0, 0]
     content = asset_path("nst/content/tubingen.jpg")
-    rec = transfer.reconstruct_content(content, "conv1_1", size=32, steps=60, progress=False)
+    rec = nst.reconstruct_content(content, "conv1_1", size=32, steps=60, progress=False)
     from helpers.images import load_image, resize
 
     target = resize(load_image(content), 32)
     noise = np.random.default_rng(0).random(target.shape)
-    assert np.abs(rec.image - target).mean() < 0.25 * np.abs(noise - target).mean()  # conv1_1 keeps nearly everything
+    # conv1_1 keeps nearly everything
+    assert np.abs(rec.image - target).mean() < 0.25 * np.abs(noise - target).mean()
 
 
-def test_styles_of_different_shapes_keep_their_aspect_and_targets(random_net, images):
+def test_styles_of_different_shapes_keep_their_aspect_and_targets(fast, images):
     content, style = images
     tall = np.ascontiguousarray(style[:, :20])  # 40x20, another aspect ratio
-    res = transfer.reconstruct_style({"square": style, "tall": tall}, [[1, 0, 0, 0, 0]], size="32x32", style_size=32, steps=2, progress=False)
+    opts = dict(size="32x32", style_size=32, steps=2, **fast)
+    res = nst.reconstruct_style({"square": style, "tall": tall}, [[1, 0, 0, 0, 0]], **opts)
     assert res.cols == ["square", "tall"] and len(res) == 2
-    # each element is compared with its own style: the first losses differ though the init is shared
+    # each element is compared with its own style: the first losses differ though the init is
+    # shared
     assert res.history.style[0, 0] != pytest.approx(res.history.style[0, 1], rel=1e-3)
-    single = transfer.reconstruct_style(tall, [[1, 0, 0, 0, 0]], size="32x32", style_size=32, steps=2, progress=False)
+    single = nst.reconstruct_style(tall, [[1, 0, 0, 0, 0]], **opts)
     np.testing.assert_allclose(single.history.style[0, 0], res.history.style[0, 1], rtol=1e-4)
 
 
-def test_text_helpers_and_figures(random_net, images):
+def test_text_helpers_and_figures(fast, images):
     from helpers import figures
 
     content, style = images
-    grid = transfer.alpha_beta_grid(content, style, ratios=[1e-2, 1e-4], style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, progress=False)
+    grid = nst.alpha_beta_grid(content, style, ratios=[1e-2, 1e-4],
+                               style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, **fast)
     text = grid.table_text()
     assert len(text.splitlines()) == 3 and "1e-02" in text and "1e-04" in text
-    layers = transfer.layer_losses_text(grid, element=0)
+    layers = nst.layer_losses_text(grid, element=0)
     assert "style:conv1_1" in layers and " 1.00 " in layers
-    runs = {"a": transfer.stylize(content, style, steps=3, progress=False), "b": transfer.stylize(content, style, steps=3, init="noise", progress=False)}
-    table = transfer.comparison(runs)
+    runs = {"a": nst.stylize(content, style, steps=3, **fast),
+            "b": nst.stylize(content, style, steps=3, init="noise", **fast)}
+    table = nst.comparison(runs)
     assert table.splitlines()[1].startswith("a ") and table.splitlines()[2].startswith("b ")
     fig = figures.transfer_grid(grid, row_inputs=[content], col_inputs=[style, style], corner=None)
     assert len(fig.axes) == 2 * 3
@@ -306,17 +323,18 @@ def test_text_helpers_and_figures(random_net, images):
     assert len(figures.grid_heatmaps(grid).axes) == 4  # two heatmaps and their colour bars
 
 
-def test_noise_amplitude_and_grid_selection(random_net, images):
+def test_noise_amplitude_and_grid_selection(fast, images):
     content, style = images
-    quiet = transfer.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=[0, 1], steps=1, progress=False)
-    assert 0.45 <= quiet.images[0].min() and quiet.images[0].max() <= 0.55  # one evaluation: still the initial noise
-    loud = transfer.reconstruct_content(content, "conv1_1", seeds=0, noise=0.5, steps=1, progress=False)
+    quiet = nst.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=[0, 1], steps=1, **fast)
+    # one evaluation: still the initial noise
+    assert quiet.images[0].min() >= 0.45 and quiet.images[0].max() <= 0.55
+    loud = nst.reconstruct_content(content, "conv1_1", seeds=0, noise=0.5, steps=1, **fast)
     assert loud.image.min() < 0.05 and loud.image.max() > 0.95
     with pytest.raises(UserError, match="noise must be"):
-        transfer.reconstruct_content(content, "conv1_1", noise=-1, steps=1, progress=False)
+        nst.reconstruct_content(content, "conv1_1", noise=-1, steps=1, **fast)
     col = quiet.select(cols=["seed 1"])
     assert col.rows == ["conv1_1", "conv2_1"] and col.images[1] is quiet.images[3]
     assert col.history.total.shape == (quiet.history.total.shape[0], 2)
-    both = transfer.TransferResult.hstack([quiet.select(cols=["seed 0"]), col], cols=["a", "b"])
+    both = nst.TransferResult.hstack([quiet.select(cols=["seed 0"]), col], cols=["a", "b"])
     assert [id(i) for i in both.images] == [id(i) for i in quiet.images] and both.cols == ["a", "b"]
     assert quiet.cell(-1, 0).image is quiet.images[2]

@@ -1,4 +1,4 @@
-"""helpers.vgg: layer names, feature dict, normalisation, real weights vs a direct conv2d."""
+"""helpers.nst.vgg: layer names, feature dict, normalisation, real weights vs a direct conv2d."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from helpers import vgg
 from helpers.assets import asset_path
 from helpers.errors import UserError
 from helpers.images import load_image, resize, to_tensor
+from helpers.nst import vgg
 
 
 def test_layer_names_match_torchvision_indices():
     feats = torchvision.models.vgg19(weights=None).features
     assert len(vgg.LAYER_NAMES) == len(feats) == 37
     for name, module in zip(vgg.LAYER_NAMES, feats):
-        kind = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}[name[:4]]
+        kinds = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}
+        kind = kinds[name[:4]]
         assert isinstance(module, kind), name
         if name.startswith("conv"):
             assert module.out_channels == vgg.CHANNELS[name]
@@ -41,7 +42,8 @@ def _random_state():
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 def test_feature_dict_keys_shapes_and_truncation(pooling):
-    model = vgg.VGGFeatures(["conv1_1", "relu2_1", "pool3", "conv4_2"], pooling=pooling, state_dict=_random_state())
+    model = vgg.VGGFeatures(["conv1_1", "relu2_1", "pool3", "conv4_2"], pooling=pooling,
+                            state_dict=_random_state())
     x = torch.rand(2, 3, 64, 48)
     out = model(x)
     assert list(out) == ["conv1_1", "relu2_1", "pool3", "conv4_2"]
@@ -61,7 +63,8 @@ def test_features_match_plain_sequential_run():
     state = _random_state()
     model = vgg.VGGFeatures(["relu3_1"], pooling="max", state_dict=state)
     ref = torchvision.models.vgg19(weights=None).features[: vgg.LAYER_INDEX["relu3_1"] + 1]
-    ref.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= 11})
+    ref.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
+                         if int(k.split(".")[1]) <= 11})
     x = torch.rand(1, 3, 40, 40)
     bgr = x[:, [2, 1, 0]] * 255 - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
     torch.testing.assert_close(model(x)["relu3_1"], ref.eval()(bgr))
@@ -70,20 +73,23 @@ def test_features_match_plain_sequential_run():
 def test_caffe_normalisation_by_hand():
     norm = vgg.InputNorm("caffe")
     x = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)  # R, G, B
-    expected = torch.tensor([0.9 * 255 - 103.939, 0.5 * 255 - 116.779, 0.2 * 255 - 123.68]).view(1, 3, 1, 1)
+    expected = torch.tensor([0.9 * 255 - 103.939, 0.5 * 255 - 116.779, 0.2 * 255 - 123.68])
+    expected = expected.view(1, 3, 1, 1)
     torch.testing.assert_close(norm(x), expected)
 
 
 def test_torchvision_normalisation_by_hand():
     norm = vgg.InputNorm("torchvision")
     x = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)
-    expected = torch.tensor([(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0.9 - 0.406) / 0.225]).view(1, 3, 1, 1)
+    expected = torch.tensor([(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0.9 - 0.406) / 0.225])
+    expected = expected.view(1, 3, 1, 1)
     torch.testing.assert_close(norm(x), expected)
 
 
 def test_wrong_weights_file_says_how_to_refetch(tmp_path):
     bad = tmp_path / "bad.pth"
-    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, bad)
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)},
+               bad)
     with pytest.raises(UserError, match="checksum mismatch.*python -m helpers weights"):
         vgg.load_caffe_state_dict(bad)
     garbage = tmp_path / "garbage.pth"
@@ -98,14 +104,17 @@ def test_wrong_weights_file_says_how_to_refetch(tmp_path):
 
 @pytest.mark.weights
 def test_real_conv1_1_matches_direct_conv2d(caffe_state):
-    """conv1_1 responses on a real photo equal F.conv2d with the loaded tensors on BGR-0..255-mean input."""
+    """conv1_1 responses on a real photo equal F.conv2d with the loaded tensors on
+    BGR-0..255-mean input."""
     image = resize(load_image(asset_path("nst/content/tubingen.jpg")), 96)
     x = to_tensor(image)
     model = vgg.VGGFeatures(["conv1_1"], state_dict=caffe_state)
     ours = model(x)["conv1_1"]
     pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].double()
-    bgr = pixels[:, [2, 1, 0]] * 255.0 - torch.tensor(vgg.CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1)
-    direct = F.conv2d(bgr, caffe_state["features.0.weight"].double(), caffe_state["features.0.bias"].double(), padding=1)
+    mean = torch.tensor(vgg.CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1)
+    bgr = pixels[:, [2, 1, 0]] * 255.0 - mean
+    direct = F.conv2d(bgr, caffe_state["features.0.weight"].double(),
+                      caffe_state["features.0.bias"].double(), padding=1)
     torch.testing.assert_close(ours.double(), direct, rtol=1e-4, atol=1e-3)
     assert ours.abs().mean() > 1.0  # a real response, not zeros
 
@@ -118,3 +127,25 @@ def test_real_weights_digest_and_response_scale(caffe_state):
     act = model(image)["relu5_1"]
     assert act.shape == (1, 512, 6, 8)
     assert torch.isfinite(act).all() and act.mean() > 0
+
+
+def test_random_weights_are_deterministic_and_need_no_download():
+    """``weights="random"``: the same tensors every call, the Caffe input convention, and the
+    same network through :func:`helpers.nst.build_network`."""
+    from helpers import nst
+
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    state = vgg.random_state_dict()
+    assert len(state) == 2 * len(vgg.CONV_LAYERS)
+    assert state["features.0.weight"].shape == (64, 3, 3, 3)
+    vgg.random_state_dict.cache_clear()
+    again = vgg.random_state_dict()
+    assert all(torch.equal(state[k], again[k]) for k in state)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), before)  # the global RNG is not touched
+    model = vgg.VGGFeatures(["conv2_1"], weights="random")
+    assert model.weights == "random" and model.norm(torch.zeros(1, 3, 1, 1)).flatten()[0] < 0
+    x = torch.rand(1, 3, 16, 16)
+    net = nst.build_network(["conv2_1"], weights="random")
+    torch.testing.assert_close(model(x)["conv2_1"], net(x)["conv2_1"], rtol=0, atol=0)

@@ -7,11 +7,14 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assets", help="fetch the sample images into data/ and verify their sha256")
-    p.add_argument("--mirror", metavar="DIR", help="local folder with nst/ and gdf/ (default: $ASSETS_MIRROR, else the URLs)")
+    p.add_argument("--mirror", metavar="DIR",
+                   help="local folder with nst/ and gdf/ (default: $ASSETS_MIRROR, else the URLs)")
     p.add_argument("--verify", action="store_true", help="only check what is there; fetch nothing")
     p.set_defaults(func=run_assets)
 
-    w = sub.add_parser("weights", help="fetch and verify the VGG-19 Caffe weights (cached after the first time)")
+    w = sub.add_parser(
+        "weights", help="fetch and verify the VGG-19 Caffe weights (cached after the first time)"
+    )
     w.add_argument("--weights", metavar="FILE", help="check this .h5/.pth instead of the cache")
     w.set_defaults(func=run_weights)
 
@@ -23,7 +26,9 @@ def run_assets(args: argparse.Namespace) -> int:
     if args.verify:
         bad = verify_assets()
         if bad:
-            raise UserError(f"{len(bad)} sample image(s) missing or corrupt, first {bad[0]}; {HOW_TO_FETCH}")
+            raise UserError(
+                f"{len(bad)} sample image(s) missing or corrupt, first {bad[0]}; {HOW_TO_FETCH}"
+            )
         print(f"all {len(load_manifest())} sample images present and verified")
         return 0
     fetched = fetch_assets(args.mirror)
@@ -32,7 +37,7 @@ def run_assets(args: argparse.Namespace) -> int:
 
 
 def run_weights(args: argparse.Namespace) -> int:
-    from ..vgg import load_caffe_state_dict
+    from ..nst.vgg import load_caffe_state_dict
 
     state = load_caffe_state_dict(args.weights)
     n = sum(v.numel() for v in state.values())

@@ -22,14 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seamless cloning (Pérez et al. 2003): SOURCE's masked region into TARGET",
         description="Solve the masked Poisson problem exactly (relative residual <= 1e-6): "
         "unknowns are the mask pixels, the target gives the boundary values, the guidance is the "
-        "source gradient (poisson) or per pixel pair the larger of source and target gradient (mixed).",
+        "source gradient (poisson) or per pixel pair the larger of source and target gradient "
+        "(mixed).",
     )
-    p.add_argument("source", metavar="SOURCE", help="source image (its alpha channel is the mask when MASK is omitted)")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="source image (its alpha channel is the mask when MASK is omitted)",
+    )
     p.add_argument("target", metavar="TARGET", help="target image")
     p.add_argument("mask", metavar="MASK", nargs="?", default=None,
                    help="mask image, same size as SOURCE; white (> 0.5) = blend region")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)")
-    p.add_argument("--mode", choices=("poisson", "mixed"), default="poisson", help="guidance field (default poisson)")
+    p.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
+    )
+    p.add_argument("--mode", choices=("poisson", "mixed"), default="poisson",
+                   help="guidance field (default poisson)")
     p.add_argument("--offset", nargs=2, type=int, metavar=("DY", "DX"), default=(0, 0),
                    help="place source pixel (i, j) at target pixel (i + DY, j + DX) (default 0 0; "
                    "SOURCE and TARGET must then have the same size)")
@@ -38,11 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "toy",
         help="rebuild a grey image from its x/y gradients and one pinned pixel (the toy problem)",
-        description="Least squares: match every x and y forward difference of IMAGE (as grey) and pin the "
-        "top-left pixel; prints the maximum absolute error of the reconstruction.",
+        description="Least squares: match every x and y forward difference of IMAGE (as grey) "
+        "and pin the top-left pixel; prints the maximum absolute error of the reconstruction.",
     )
     t.add_argument("image", metavar="IMAGE", help="input image (converted to grey)")
-    t.add_argument("-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)")
+    t.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
+    )
     t.set_defaults(func=run_toy)
 
 
@@ -52,10 +62,14 @@ def _check_output(output: Path, inputs: list[str | None]) -> None:
     from ..runtime import check_writable
 
     if output.suffix.lower() not in SAVE_SUFFIXES:
-        raise UserError(f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}")
+        raise UserError(
+            f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
+        )
     check_writable(output)
     for name in inputs:
-        if name and Path(name).exists() and output.exists() and output.resolve() == Path(name).resolve():
+        if not (name and Path(name).exists() and output.exists()):
+            continue
+        if output.resolve() == Path(name).resolve():
             raise UserError(f"output {output} is an input image; choose another -o path")
 
 
@@ -63,8 +77,8 @@ def run_blend(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..errors import UserError
+    from ..gdf import MASK_THRESHOLD, blend
     from ..images import load_image, save_image
-    from ..poisson import MASK_THRESHOLD, blend
 
     output = Path(args.output)
     _check_output(output, [args.source, args.target, args.mask])
@@ -89,13 +103,16 @@ def run_blend(args: argparse.Namespace) -> int:
         region = source[..., -1] > MASK_THRESHOLD
         what = f"the alpha channel of {args.source}"
     if not region.any():
-        raise UserError(f"{what} is empty (no pixel above {MASK_THRESHOLD}): nothing to blend; white marks the region")
+        raise UserError(
+            f"{what} is empty (no pixel above {MASK_THRESHOLD}): nothing to blend; "
+            "white marks the region"
+        )
     offset = tuple(args.offset)
     if offset == (0, 0) and source.shape[:2] != target.shape[:2]:
         raise UserError(
-            f"source {args.source} is {source.shape[0]}x{source.shape[1]} but target {args.target} is "
-            f"{target.shape[0]}x{target.shape[1]} (HxW); use images of the same size or place the source "
-            "with --offset DY DX"
+            f"source {args.source} is {source.shape[0]}x{source.shape[1]} but target "
+            f"{args.target} is {target.shape[0]}x{target.shape[1]} (HxW); use images of the "
+            "same size or place the source with --offset DY DX"
         )
     result = blend(source, target, mask, mode=args.mode, offset=offset)
     save_image(output, result.clipped)
@@ -106,8 +123,8 @@ def run_blend(args: argparse.Namespace) -> int:
 
 
 def run_toy(args: argparse.Namespace) -> int:
+    from ..gdf import toy_reconstruct
     from ..images import load_image, save_image
-    from ..poisson import toy_reconstruct
 
     output = Path(args.output)
     _check_output(output, [args.image])

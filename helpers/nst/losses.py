@@ -1,7 +1,10 @@
 """Style-transfer losses (Gatys, Ecker & Bethge): pure functions over dicts of features.
 
+Part of :mod:`helpers.nst`; imports nothing but torch.  The optimisation loop
+(:mod:`helpers.nst.loop`) sums these terms.
+
 Every function works on a batch: ``features`` is ``{layer: (B, N, H, W)}`` (what
-:class:`helpers.vgg.VGGFeatures` returns) and every loss comes back per batch element, shape
+:class:`helpers.nst.vgg.VGGFeatures` returns) and every loss comes back per batch element, shape
 ``(B,)``. Targets may have batch size ``B`` (one target per element) or ``1`` (shared, broadcast).
 Per-layer weights are ``{layer: w}`` with ``w`` a float or a ``(B,)`` tensor (one weight per
 element), so a batch can hold different configurations.
@@ -105,9 +108,14 @@ def style_layer_loss(features: Tensor, target_gram: Tensor, *, gram: str = "raw"
     return _GramLoss.apply(flat, target_gram, 1.0, 1.0 / (4.0 * n * n * m * m))
 
 
-def style_losses(features: Mapping[str, Tensor], target_grams: Mapping[str, Tensor], *, gram: str = "raw") -> dict[str, Tensor]:
+def style_losses(
+    features: Mapping[str, Tensor], target_grams: Mapping[str, Tensor], *, gram: str = "raw"
+) -> dict[str, Tensor]:
     """Unweighted per-layer style losses ``{layer: (B,)}`` for every layer in ``target_grams``."""
-    return {name: style_layer_loss(features[name], target, gram=gram) for name, target in target_grams.items()}
+    return {
+        name: style_layer_loss(features[name], target, gram=gram)
+        for name, target in target_grams.items()
+    }
 
 
 def content_layer_loss(features: Tensor, target: Tensor) -> Tensor:
@@ -120,7 +128,9 @@ def content_layer_loss(features: Tensor, target: Tensor) -> Tensor:
     return 0.5 * (features - target).square().sum(dim=(1, 2, 3))
 
 
-def content_losses(features: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def content_losses(
+    features: Mapping[str, Tensor], targets: Mapping[str, Tensor]
+) -> dict[str, Tensor]:
     """Unweighted per-layer content losses ``{layer: (B,)}`` for every layer in ``targets``."""
     return {name: content_layer_loss(features[name], target) for name, target in targets.items()}
 
@@ -162,7 +172,9 @@ def style_loss(
     return weighted_sum(style_losses(features, grams, gram=gram), weights)
 
 
-def content_loss(features: Mapping[str, Tensor], targets: Mapping[str, Tensor], weights: Mapping[str, Weight]) -> Tensor:
+def content_loss(
+    features: Mapping[str, Tensor], targets: Mapping[str, Tensor], weights: Mapping[str, Weight]
+) -> Tensor:
     """Weighted content loss ``Σ_l w_l·½·Σ (F_l − P_l)²`` per batch element, ``(B,)``.
 
     Args:
@@ -170,7 +182,8 @@ def content_loss(features: Mapping[str, Tensor], targets: Mapping[str, Tensor], 
         targets: ``{layer: (B or 1, N, H, W)}`` activations of the content image(s).
         weights: ``{layer: w}``, ``w`` a float or a ``(B,)`` tensor, used as given.
     """
-    return weighted_sum(content_losses(features, {name: targets[name] for name in weights}), weights)
+    per_layer = content_losses(features, {name: targets[name] for name in weights})
+    return weighted_sum(per_layer, weights)
 
 
 def total_variation(image: Tensor) -> Tensor:

@@ -14,7 +14,10 @@ Conventions (Pérez, Gangnet & Blake 2003, Sec. 2, discrete form):
 Everything here is vectorised index arithmetic: no Python loop over pixels.
 Arrays are float images ``(H, W)`` or ``(H, W, C)`` in [0, 1]; :func:`guidance_divergence`
 works on channel-first stacks ``(C, H, W)``, the layout the solver uses.  The solver's
-matrix-free products (:mod:`helpers.poisson`) are tested against :func:`masked_laplacian`.
+matrix-free products (:mod:`helpers.gdf.solver`) are tested against :func:`masked_laplacian`.
+
+Part of :mod:`helpers.gdf` (the gradient-domain package): the bottom layer, imported by the
+solver, the toy problem and blending; it imports nothing of ours.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""Neural style transfer (Gatys, Ecker & Bethge): the style-transfer method package.
+
+Everything optimises the **image** (never the network) to minimise, per batch element,
+
+    total = alpha · Σ_l wc_l · ½Σ(F_l − P_l)²  +  beta · Σ_l ws_l · E_l  +  tv_weight · TV
+
+(:mod:`helpers.nst.losses`; the paper's definitions) on the activations of a frozen VGG-19
+(:mod:`helpers.nst.vgg`).  Layout, bottom up:
+
+* :mod:`~helpers.nst.vgg` — the network, layer names, the weight sets;
+  :mod:`~helpers.nst.losses` — the loss terms; :mod:`~helpers.nst.objective` — layer-weight
+  specs, :class:`Objective` and the recipes' constants; :mod:`~helpers.nst.lbfgs` — the
+  batched L-BFGS; :mod:`~helpers.nst.inputs` and :mod:`~helpers.nst.memory` — image
+  preparation and the memory check; :mod:`~helpers.nst.results` — :class:`TransferResult`.
+* :mod:`~helpers.nst.loop` — :func:`optimize`, the one loop: one :class:`Objective` or a
+  batch of them sharing the input images (or one image per element), run together with one
+  forward+backward pass per evaluation.
+* :mod:`~helpers.nst.experiments` — :func:`stylize`, :func:`reconstruct_content`,
+  :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
+  :func:`content_style_grid` and :func:`run_grid` build objectives and call :func:`optimize`;
+  :func:`comparison` and :func:`layer_losses_text` print results.
+
+The package imports only the plumbing (:mod:`helpers.errors`, :mod:`helpers.runtime`,
+:mod:`helpers.images`, :mod:`helpers.assets`) and :mod:`helpers.tables`; figures and widgets
+build on it from above.  Importing it imports torch.
+
+Conventions:
+
+* Images are RGB float in [0, 1]: ``(H, W, 3)`` arrays, ``(1, 3, H, W)``/``(3, H, W)``
+  tensors, file paths or sample asset names.  Results are ``(H, W, 3)`` float32 arrays in
+  [0, 1].
+* ``steps`` counts **function evaluations** (forward+backward passes) for both optimisers,
+  L-BFGS line-search trials included, so Adam and L-BFGS budgets compare fairly.
+* Per-layer weights are normalised to sum to 1 within the content and within the style
+  group (the paper's convention): ``{"conv1_1": 1, "conv2_1": 1}`` means 0.5 each.  Negative
+  weights, unknown layer names and all-zero groups are refused.
+* Adam's ``lr`` is in the [0, 1] pixel units the image is optimised in.  The Berkeley recipe's
+  lr 0.2 was in ImageNet-normalised units (pixel / std, std ≈ 0.226), so it maps to
+  :data:`BERKELEY_LR` = 0.2 · 0.226 ≈ 0.045 here.
+* Each element's objective is divided by its value at the initial image before the gradient
+  is taken.  That changes no minimiser and no alpha/beta trade-off, but keeps the Caffe
+  weights' large loss scale (1e8–1e11) and the grid's 1e-2…1e-10 spread away from Adam's
+  epsilon and float32 limits, and makes every element's step independent of the others'.
+* ``weights="random"`` gives a deterministic random VGG-19 (tests and demos without the real
+  weights); see :func:`helpers.nst.vgg.random_state_dict`.
+
+Batching and L-BFGS: a shared line search would couple the batch elements, so
+:class:`BatchedLBFGS` keeps a separate L-BFGS state (history, step, line search) per element
+and evaluates every element at its own trial point in the same pass.  A batched run therefore
+follows the same trajectory as the individual runs (up to float rounding), for Adam (which is
+elementwise anyway) and for L-BFGS.  The line search is a backtracking Armijo search with
+quadratic interpolation; non-finite trial values simply shrink the step.
+"""
+
+from __future__ import annotations
+
+from . import losses, memory, vgg
+from .experiments import (
+    alpha_beta_grid,
+    comparison,
+    content_style_grid,
+    evaluations_to_reach,
+    layer_losses_text,
+    reconstruct_content,
+    reconstruct_style,
+    run_grid,
+    stylize,
+)
+from .inputs import ImageLike
+from .lbfgs import BatchedLBFGS
+from .loop import build_network, optimize
+from .memory import available_memory, estimate_memory
+from .objective import (
+    ALPHA_BETA_RATIOS,
+    BERKELEY_LR,
+    BERKELEY_STEPS,
+    CMU_GROUPS,
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_RATIO,
+    DEFAULT_STYLE_LAYERS,
+    GROWING_SUBSETS,
+    INITS,
+    OPTIMIZERS,
+    SINGLE_LAYERS,
+    LayerSpec,
+    Objective,
+    layer_weights,
+    parse_layer_spec,
+    spec_label,
+)
+from .results import History, Interrupted, Step, TransferResult
+
+__all__ = [
+    # submodules
+    "losses",
+    "memory",
+    "vgg",
+    # the loop and the experiments
+    "optimize",
+    "stylize",
+    "reconstruct_content",
+    "reconstruct_style",
+    "alpha_beta_grid",
+    "content_style_grid",
+    "run_grid",
+    "build_network",
+    "BatchedLBFGS",
+    # objectives
+    "Objective",
+    "LayerSpec",
+    "ImageLike",
+    "layer_weights",
+    "parse_layer_spec",
+    "spec_label",
+    # results and reading them
+    "TransferResult",
+    "History",
+    "Step",
+    "Interrupted",
+    "comparison",
+    "layer_losses_text",
+    "evaluations_to_reach",
+    # memory
+    "estimate_memory",
+    "available_memory",
+    # constants
+    "ALPHA_BETA_RATIOS",
+    "BERKELEY_LR",
+    "BERKELEY_STEPS",
+    "CMU_GROUPS",
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_RATIO",
+    "DEFAULT_STYLE_LAYERS",
+    "GROWING_SUBSETS",
+    "INITS",
+    "OPTIMIZERS",
+    "SINGLE_LAYERS",
+]

@@ -1,0 +1,260 @@
+"""The experiments the notebooks run, built on :func:`helpers.nst.optimize`, and their tables.
+
+Part of :mod:`helpers.nst`, above the loop: :func:`stylize`, :func:`reconstruct_content`,
+:func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
+:func:`content_style_grid` and the general :func:`run_grid` turn rows × columns of settings
+into one batch of :class:`Objective` s; :func:`comparison` and :func:`layer_losses_text` print
+results through :func:`helpers.tables.format_table`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..tables import format_table
+from . import vgg
+from .inputs import ImageLike
+from .loop import optimize
+from .objective import (
+    ALPHA_BETA_RATIOS,
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_RATIO,
+    DEFAULT_STYLE_LAYERS,
+    GROWING_SUBSETS,
+    LayerSpec,
+    Objective,
+    spec_label,
+)
+from .results import TransferResult
+
+# --- grids ------------------------------------------------------------------------------------
+
+_OBJECTIVE_KEYS = ("content_layers", "style_layers", "alpha", "beta", "ratio", "tv_weight")
+_ELEMENT_KEYS = ("content", "style", "seed", "init")
+
+
+def _objective(spec: Mapping, label: str) -> Objective:
+    spec = dict(spec)
+    kwargs = {k: spec[k] for k in ("content_layers", "style_layers", "tv_weight") if k in spec}
+    if "ratio" in spec:
+        return Objective.from_ratio(spec["ratio"], label=label, **kwargs)
+    return Objective(alpha=spec.get("alpha", DEFAULT_RATIO), beta=spec.get("beta", 1.0),
+                     label=label, **kwargs)
+
+
+def run_grid(rows: Mapping[str, Mapping], cols: Mapping[str, Mapping], *,
+             base: Mapping | None = None, **options) -> TransferResult:
+    """Run every (row, col) combination as one batch (row-major) and keep the labels.
+
+    Each row and column is ``{key: value}`` with keys from :class:`Objective`
+    (``content_layers``, ``style_layers``, ``alpha``, ``beta``, ``ratio``, ``tv_weight``) and
+    per-element inputs (``content``, ``style``, ``seed``, ``init``); an element's settings are
+    ``base | row | col``.  ``options`` go to :func:`helpers.nst.optimize`.
+    """
+    base = dict(base or {})
+    allowed = set(_OBJECTIVE_KEYS) | set(_ELEMENT_KEYS)
+    objs, per = [], {k: [] for k in _ELEMENT_KEYS}
+    for (r_label, r_spec), (c_label, c_spec) in itertools.product(rows.items(), cols.items()):
+        spec = {**base, **r_spec, **c_spec}
+        unknown = set(spec) - allowed
+        if unknown:
+            raise UserError(
+                f"unknown grid setting(s) {', '.join(sorted(unknown))}; "
+                f"use {', '.join(sorted(allowed))}"
+            )
+        objective_spec = {k: v for k, v in spec.items() if k in _OBJECTIVE_KEYS}
+        objs.append(_objective(objective_spec, f"{r_label} | {c_label}"))
+        for key in _ELEMENT_KEYS:
+            per[key].append(spec.get(key))
+    for key in ("content", "style"):
+        if all(v is None for v in per[key]):
+            options.setdefault(key, None)
+        elif key not in options:
+            options[key] = per[key]
+    if any(v is not None for v in per["seed"]):
+        options["seed"] = [v if v is not None else options.get("seed", 0) for v in per["seed"]]
+    if any(v is not None for v in per["init"]):
+        inits = {id(v) if not isinstance(v, str) else v for v in per["init"]}
+        if len(inits) > 1:
+            raise UserError("one init per grid: put init in base or pass it as an option")
+        options["init"] = per["init"][0]
+    result = optimize(objs, **options)
+    result.rows, result.cols = list(rows), list(cols)
+    return result
+
+
+def _named(images) -> dict:
+    """An image, a list of images or ``{name: image}`` -> ``{name: image}``."""
+    if isinstance(images, Mapping):
+        return dict(images)
+    if isinstance(images, list | tuple):
+        return {Path(i).stem if isinstance(i, str | os.PathLike) else f"image {k}": i
+                for k, i in enumerate(images)}
+    name = Path(images).stem if isinstance(images, str | os.PathLike) else "image"
+    return {name: images}
+
+
+def _seeds(seeds) -> list[int]:
+    return [int(s) for s in seeds] if isinstance(seeds, list | tuple) else [int(seeds)]
+
+
+def _spec_list(layers) -> list:
+    """One spec or a list of specs -> list of specs.
+
+    A string or mapping is one spec; a vector of numbers is one spec; a list of strings is a
+    list of single-layer specs (pass ``[("conv1_1", "conv1_2")]`` or ``"conv1_1,conv1_2"`` for
+    one spec of several layers).
+    """
+    if isinstance(layers, str | Mapping):
+        return [layers]
+    items = list(layers)
+    if items and all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        return [items]
+    return items
+
+
+# --- the experiments ----------------------------------------------------------------------------
+
+Images = ImageLike | Sequence[ImageLike] | Mapping[str, ImageLike]
+"""One image, a list of images (named by file stem) or ``{name: image}``."""
+
+
+def reconstruct_content(content: ImageLike,
+                        layers: LayerSpec | Sequence[LayerSpec] = vgg.CONTENT_LAYER_PAPER, *,
+                        seeds: int | Sequence[int] = 0, init: str | ImageLike = "noise",
+                        **options) -> TransferResult:
+    """Content reconstruction: match ``content``'s features at ``layers`` starting from noise.
+
+    ``layers`` is one :data:`LayerSpec` or a list of them (the rows); ``seeds`` one or several
+    noise seeds (the columns).  Every row × seed runs in one batch.
+    """
+    specs = _spec_list(layers)
+    rows = {spec_label(s): {"content_layers": s} for s in specs}
+    cols = {f"seed {s}": {"seed": s} for s in _seeds(seeds)}
+    return run_grid(rows, cols, base={"alpha": 1.0, "beta": 0.0}, content=content, init=init,
+                    **options)
+
+
+def reconstruct_style(style: Images,
+                      layers: LayerSpec | Sequence[LayerSpec] = DEFAULT_STYLE_LAYERS, *,
+                      seeds: int | Sequence[int] = 0, init: str | ImageLike = "noise",
+                      **options) -> TransferResult:
+    """Texture synthesis: match the Gram matrices of ``style`` at ``layers``, starting from noise.
+
+    Rows are the layer specs; columns are the styles (``{name: image}`` or a list) × seeds.
+    Pass ``size`` (``N`` or ``"WxH"``) for the output; each style is resized to it.
+    """
+    specs = _spec_list(layers)
+    styles = _named(style)
+    seed_list = _seeds(seeds)
+    rows = {spec_label(s): {"style_layers": s} for s in specs}
+    cols = {}
+    for (name, img), s in itertools.product(styles.items(), seed_list):
+        if len(seed_list) == 1:
+            label = name
+        else:
+            label = f"seed {s}" if len(styles) == 1 else f"{name}, seed {s}"
+        cols[label] = {"style": img, "seed": s}
+    return run_grid(rows, cols, base={"alpha": 0.0, "beta": 1.0}, init=init, **options)
+
+
+def stylize(content: ImageLike, style: Images, *, ratio: float | None = None,
+            alpha: float | None = None, beta: float | None = None,
+            content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+            style_layers: LayerSpec = DEFAULT_STYLE_LAYERS, tv_weight: float = 0.0,
+            init: str | ImageLike = "content", **options) -> TransferResult:
+    """Neural style transfer of ``content`` with ``style`` (one style, or several as one batch).
+
+    Give either ``ratio`` (alpha/beta; alpha = ratio, beta = 1) or ``alpha`` and ``beta``
+    (default ratio :data:`DEFAULT_RATIO`).  Several styles (``{name: image}`` or a list) run as
+    one batch, one column each.  ``options`` go to :func:`helpers.nst.optimize`.
+    """
+    if ratio is not None and (alpha is not None or beta is not None):
+        raise UserError("give either ratio or alpha/beta, not both")
+    if ratio is None and alpha is None and beta is None:
+        ratio = DEFAULT_RATIO
+    if ratio is not None:
+        weights = {"ratio": ratio}
+    else:
+        weights = {"alpha": 1.0 if alpha is None else alpha, "beta": 1.0 if beta is None else beta}
+    base = {"content_layers": content_layers, "style_layers": style_layers,
+            "tv_weight": tv_weight, **weights}
+    styles = _named(style)
+    if len(styles) == 1 and not isinstance(style, Mapping | list | tuple):
+        obj = _objective(base, "")
+        return optimize(obj, content=content, style=style, init=init, **options)
+    cols = {name: {"style": img} for name, img in styles.items()}
+    return run_grid({"": {}}, cols, base=base, content=content, init=init, **options)
+
+
+def alpha_beta_grid(content: ImageLike, style: ImageLike, *,
+                    ratios: Sequence[float] = ALPHA_BETA_RATIOS,
+                    style_layer_sets: Sequence[LayerSpec] = GROWING_SUBSETS,
+                    content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+                    **options) -> TransferResult:
+    """Berkeley's grid: rows = style-layer sets, columns = alpha/beta ratios, all in one batch."""
+    rows = {spec_label(s): {"style_layers": s} for s in _spec_list(style_layer_sets)}
+    cols = {f"α/β = {r:.0e}": {"ratio": r} for r in ratios}
+    return run_grid(rows, cols, base={"content_layers": content_layers}, content=content,
+                    style=style, **options)
+
+
+def content_style_grid(contents: Images, styles: Images, *, ratio: float = DEFAULT_RATIO,
+                       content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+                       style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
+                       **options) -> TransferResult:
+    """Every content × every style (CMU's grid): one batch per content image (they may differ
+    in shape), the styles of a row batched together."""
+    contents, styles = _named(contents), _named(styles)
+    base = {"ratio": ratio, "content_layers": content_layers, "style_layers": style_layers}
+    cols = {name: {"style": img} for name, img in styles.items()}
+    parts = [run_grid({name: {}}, cols, base=base, content=img, **options)
+             for name, img in contents.items()]
+    return TransferResult.concat(parts, rows=list(contents), cols=list(styles))
+
+
+# --- reading results ----------------------------------------------------------------------------
+
+
+def comparison(runs: Mapping[str, TransferResult], *, element: int = 0) -> str:
+    """A small text table comparing runs: final losses, time, and the evaluations each run
+    needed to reach the final total loss of the weakest run (a fair 'time to quality')."""
+    level = max(float(r.history.total[-1, element]) for r in runs.values())
+    reach = f"evals to {level:.3g}"
+    rows = [
+        {"run": name, "total": r.losses["total"][element], "content": r.losses["content"][element],
+         "style": r.losses["style"][element], "evals": r.evaluations, "seconds": r.loop_seconds,
+         "s/eval": r.seconds_per_evaluation,
+         reach: evaluations_to_reach(r, level, element=element)}
+        for name, r in runs.items()
+    ]
+    formats = {"total": ".4g", "content": ".4g", "style": ".4g", "seconds": ".1f", "s/eval": ".3f"}
+    return format_table(rows, formats=formats)
+
+
+def layer_losses_text(result: TransferResult, *, element: int = 0) -> str:
+    """Per-layer (unweighted) losses of one element, first and last recorded, one line per layer,
+    with each layer's weight in that element's objective."""
+    obj = result.objectives[element]
+    rows = []
+    for key, series in result.history.layers.items():
+        kind, name = key.split(":", 1)
+        w = (obj.style_layers if kind == "style" else obj.content_layers).get(name, 0.0)
+        rows.append({"layer": key, "weight": w, "first": series[0, element],
+                     "last": series[-1, element]})
+    return format_table(rows, ["layer", "weight", "first", "last"],
+                        formats={"weight": ".2f", "first": ".4g", "last": ".4g"})
+
+
+def evaluations_to_reach(result: TransferResult, level: float, *, element: int = 0,
+                         key: str = "total") -> int | None:
+    """First recorded evaluation at which ``key`` of ``element`` is <= ``level`` (None if never)."""
+    series = result.history.series(key)[:, element]
+    hits = np.nonzero(series <= level)[0]
+    return int(result.history.evaluations[hits[0]]) if len(hits) else None
