@@ -1,1 +1,1 @@
-"""Benchmarks: ``python -m benchmarks`` (``make bench``). See benchmarks/RESULTS.md."""
+"""Benchmarks: ``python -m benchmarks`` (``make bench``). Prints a table and writes benchmarks/results/*.json."""

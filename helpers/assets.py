@@ -1,4 +1,8 @@
-"""The sample-image manifest (``data/assets.toml``): fetch from a mirror or URL, verify sha256."""
+"""The sample-image manifest (``data/assets.toml``): fetch from a mirror or URL, verify sha256.
+
+Plumbing: imports only :mod:`helpers.errors` and :mod:`helpers.runtime`.  Sample names such as
+``"nst/content/tubingen.jpg"`` resolve to files through :func:`helpers.images.load`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one exception type that reaches users as a single clear line."""
+"""The one exception type that reaches users as a single clear line (plumbing: imports nothing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Figures: labelled image grids, loss curves and atomic saving. Functions return Figures/Axes."""
+"""Figures: labelled image grids, loss curves and atomic saving. Functions return Figures/Axes.
+
+Presentation layer: it draws results of :mod:`helpers.nst` and :mod:`helpers.gdf` and sits
+above them; no method package imports it.
+"""
 
 from __future__ import annotations
 

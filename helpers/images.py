@@ -2,6 +2,9 @@
 
 All maths in this package works on float images in [0, 1]; only this module deals in 0-255.
 Arrays are ``(H, W)`` (grey) or ``(H, W, C)``; tensors are ``(B, 3, H, W)``.
+
+Plumbing: :func:`load` is the one loader every notebook, method and command uses (a path or a
+sample-asset name from :mod:`helpers.assets`, optionally resized).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Runtime plumbing: devices, seeds, project paths and atomic file output."""
+"""Runtime plumbing: devices, seeds, project paths and atomic file output.
+
+The bottom layer with :mod:`helpers.errors`: it imports nothing else of the package, and knows
+nothing of images or figures (:class:`helpers.notebook.NotebookRun` builds on it).
+"""
 
 from __future__ import annotations
 

@@ -65,26 +65,15 @@ def preview_panel(
         with out:
             out.clear_output(wait=True)
             try:
-                weights = {s.description: s.value for s in layer_sliders}
-                common = dict(
-                    size=size, steps=steps_w.value, optimizer=opt_w.value, progress=False, **options
+                res = _preview_run(
+                    mode, content, style,
+                    ratio=10**log_ratio.value,
+                    content_layer=content_layer.value,
+                    style_layers={s.description: s.value for s in layer_sliders},
+                    init=init_w.value,
+                    size=size, steps=steps_w.value, optimizer=opt_w.value, progress=False,
+                    **options,
                 )
-                if mode == "content":
-                    res = nst.reconstruct_content(
-                        content, content_layer.value, init=init_w.value, **common
-                    )
-                elif mode == "style":
-                    res = nst.reconstruct_style(style, weights, init=init_w.value, **common)
-                else:
-                    res = nst.stylize(
-                        content,
-                        style,
-                        ratio=10**log_ratio.value,
-                        content_layers=content_layer.value,
-                        style_layers=weights,
-                        init=init_w.value,
-                        **common,
-                    )
                 display(image_grid([res.images], titles=[[res.summary()[:60]]], cell_size=3.5))
             except UserError as exc:
                 print(f"error: {exc}")
@@ -94,6 +83,18 @@ def preview_panel(
     controls += layer_sliders if mode != "content" else []
     controls += [content_layer] if mode != "style" else []
     return widgets.VBox([*controls, steps_w, init_w, opt_w, button, out])
+
+
+def _preview_run(mode, content, style, *, ratio, content_layer, style_layers, init, **common):
+    """The one run behind :func:`preview_panel`'s "Run" button."""
+    from . import nst
+
+    if mode == "content":
+        return nst.reconstruct_content(content, content_layer, init=init, **common)
+    if mode == "style":
+        return nst.reconstruct_style(style, style_layers, init=init, **common)
+    return nst.stylize(content, style, ratio=ratio, content_layers=content_layer,
+                       style_layers=style_layers, init=init, **common)
 
 
 def blend_panel(example: str = "penguin_snow", *, enabled: bool = True, size: int = 320):

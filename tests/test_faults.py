@@ -210,7 +210,7 @@ def nan_weights(monkeypatch):
     real = vgg.random_state_dict
 
     def spoiled():
-        state = real()
+        state = {k: v.clone() for k, v in real().items()}  # the real set is cached: copy
         state["features.0.weight"][0, 0, 0, 0] = float("nan")
         return state
 

@@ -423,8 +423,8 @@ def test_nbval_sanitizers_as_nbval_reads_them():
         return text
 
     assert (
-        sanitize("<helpers.vgg.VGGFeatures object at 0x7f3a2b1c4d50>")
-        == "<helpers.vgg.VGGFeatures object at 0xADDRESS>"
+        sanitize("<helpers.nst.vgg.VGGFeatures object at 0x7f3a2b1c4d50>")
+        == "<helpers.nst.vgg.VGGFeatures object at 0xADDRESS>"
     )
     bars = (
         "stylize:  40%|####      | 4/10 [00:01<00:02,  2.51it/s]\r"

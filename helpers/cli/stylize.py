@@ -72,15 +72,15 @@ def interrupted_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.interrupted.png")
 
 
-def run_stylize(args: argparse.Namespace) -> int:
+def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
+    """Everything that can be checked cheaply, before the network loads; returns the
+    normalised content and style layer weights."""
     from .. import nst
     from ..errors import UserError
-    from ..images import SAVE_SUFFIXES, load_image, parse_size, save_image
+    from ..images import SAVE_SUFFIXES, parse_size
     from ..nst import vgg
     from ..runtime import check_writable, get_device
 
-    # everything that can be checked cheaply is checked before loading the network
-    output = Path(args.output)
     if output.suffix.lower() not in SAVE_SUFFIXES:
         raise UserError(
             f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
@@ -113,8 +113,14 @@ def run_stylize(args: argparse.Namespace) -> int:
             f"--init {args.init}: image file not found and not one of {', '.join(nst.INITS)}; "
             "give an existing image path or one of those words"
         )
-    content = load_image(args.content)
-    style = load_image(args.style)
+    return content_layers, style_layers
+
+
+def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict) -> dict:
+    """The keyword arguments of :func:`helpers.nst.stylize` for ``args``."""
+    from .. import nst
+    from ..images import load_image
+
     init = args.init
     if init not in nst.INITS:
         init = load_image(init)
@@ -131,20 +137,39 @@ def run_stylize(args: argparse.Namespace) -> int:
     elif args.alpha is not None or args.beta is not None:
         options["alpha"] = 1.0 if args.alpha is None else args.alpha
         options["beta"] = 1.0 if args.beta is None else args.beta
+    return options
+
+
+def _report_interrupt(stop, args: argparse.Namespace, output: Path) -> int:
+    """Ctrl-C: say how far it got, keep the latest image if asked; exit code 130."""
+    from ..images import save_image
+
+    partial = stop.partial
+    done = (f"after {partial.evaluations} evaluations" if partial is not None
+            else "before the first evaluation")
+    if args.save_on_interrupt and partial is not None:
+        path = save_image(interrupted_path(output), partial.image)
+        print(f"interrupted {done}; latest image saved to {path}", file=sys.stderr)
+    else:
+        hint = ("" if args.save_on_interrupt
+                else " (use --save-on-interrupt to keep the latest image)")
+        print(f"interrupted {done}; nothing written{hint}", file=sys.stderr)
+    return 130
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from .. import nst
+    from ..images import load_image, save_image
+
+    output = Path(args.output)
+    content_layers, style_layers = _check_args(args, output)
+    content = load_image(args.content)
+    style = load_image(args.style)
+    options = _options(args, content_layers, style_layers)
     try:
         result = nst.stylize(content, style, **options)
     except nst.Interrupted as stop:
-        partial = stop.partial
-        done = (f"after {partial.evaluations} evaluations" if partial is not None
-                else "before the first evaluation")
-        if args.save_on_interrupt and partial is not None:
-            path = save_image(interrupted_path(output), partial.image)
-            print(f"interrupted {done}; latest image saved to {path}", file=sys.stderr)
-        else:
-            hint = ("" if args.save_on_interrupt
-                    else " (use --save-on-interrupt to keep the latest image)")
-            print(f"interrupted {done}; nothing written{hint}", file=sys.stderr)
-        return 130
+        return _report_interrupt(stop, args, output)
     save_image(output, result.image)
     height, width = result.image.shape[:2]
     print(f"wrote {output} ({width}x{height}): {result.summary()}")
