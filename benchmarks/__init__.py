@@ -1,1 +1,4 @@
-"""Benchmarks: ``python -m benchmarks`` (``make bench``). Prints a table and writes benchmarks/results/*.json."""
+"""Benchmarks: ``python -m benchmarks`` (``make bench``).
+
+Prints a table and writes ``benchmarks/results/*.json``.
+"""
