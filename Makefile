@@ -9,7 +9,7 @@ PROFILE ?= auto
 export ASSETS_MIRROR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data weights test unit notebooks regress report bench lint format clean
+.PHONY: help venv data weights test unit notebooks regress report bench lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
