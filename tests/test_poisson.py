@@ -475,6 +475,19 @@ def test_toy_timing(rng):
     assert "faster" in timing.summary()
 
 
+def test_single_threaded_blas_limits_and_restores_numpys_blas():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with gdf.single_threaded_blas() as limited:
+        assert limited == bool(before)  # NumPy's wheels bring OpenBLAS: True here
+        assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+
+
 def test_target_alpha_passes_through(scene):
     src, tgt, mask = scene
     alpha = np.linspace(0, 1, tgt.shape[0] * tgt.shape[1], dtype=np.float32).reshape(tgt.shape[:2])
