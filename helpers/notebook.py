@@ -43,6 +43,7 @@ class NotebookRun:
         self.device_name = device_name(self.device)
         self.images: list[str] = []
         self.figures: list[str] = []
+        self.captions: dict[str, str] = {}
         self._t0 = time.perf_counter()
         seed_everything(self.seed)
 
@@ -61,12 +62,34 @@ class NotebookRun:
             self.images.append(name)
         return path
 
-    def save_figure(self, fig, name: str, *, dpi: int = 110) -> Path:
-        """Save a matplotlib figure as ``<name>.png`` (atomically) and return the path."""
-        path = save_figure(fig, self.out / f"{name}.png", dpi=dpi)
+    @property
+    def chapter(self) -> int:
+        """The chapter number: the notebook name's leading digits (``"04-style-transfer"`` -> 4)."""
+        digits = self.name.split("-", 1)[0]
+        return int(digits) if digits.isdigit() else 0
+
+    def save_figure(
+        self, fig, name: str, *, caption: str, cf: str | None = None, dpi: int = 110
+    ) -> None:
+        """Save a figure as ``<name>.png`` (atomically), show it with its numbered caption.
+
+        Figures are numbered per chapter in the order they are first saved ("Figure 4.2").
+        ``caption`` is one sentence; ``cf`` names the paper's or a writeup's figure this one
+        reproduces ("Gatys et al. Fig. 3", "Berkeley Part 5").  The caption is displayed under
+        the figure and recorded in ``metrics.json`` (``captions``).  Returns nothing, so no
+        path is ever displayed on a page.
+        """
+        if not caption or not caption.strip():
+            raise ValueError(f"figure {name!r} needs a caption")
+        save_figure(fig, self.out / f"{name}.png", dpi=dpi)
         if name not in self.figures:
             self.figures.append(name)
-        return path
+        label = f"Figure {self.chapter}.{self.figures.index(name) + 1}"
+        text = caption.strip()
+        if cf:
+            text = f"{text} (cf. {cf})"
+        self.captions[name] = f"{label}. {text}"
+        _show_with_caption(fig, label, text)
 
     def save_metrics(self, **metrics) -> Path:
         """Write ``metrics.json``: the given numbers plus seconds, device, profile, seed, images."""
@@ -82,11 +105,29 @@ class NotebookRun:
             "seconds": round(self.seconds, 3),
             "images": list(self.images),
             "figures": list(self.figures),
+            "captions": dict(self.captions),
             "metrics": _jsonable(metrics),
         }
         return atomic_write_text(
             self.out / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n"
         )
+
+
+def _show_with_caption(fig, label: str, text: str) -> None:
+    """Display ``fig`` then its caption (inside IPython only), and close the figure so the
+    inline backend does not show it a second time."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython ships with the dev/notebook extras
+        return
+    if get_ipython() is None:
+        return
+    import matplotlib.pyplot as plt
+
+    display(fig)
+    display(Markdown(f'<p class="caption"><b>{label}.</b> {text}</p>'))
+    plt.close(fig)
 
 
 def _jsonable(value):

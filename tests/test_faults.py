@@ -62,8 +62,8 @@ def _old_and_new(tmp_path: Path, monkeypatch) -> dict[str, tuple]:
         ),
         "NotebookRun.save_figure": (
             out / "curve.png",
-            lambda: run.save_figure(figure(1), "curve"),
-            lambda: run.save_figure(figure(2), "curve"),
+            lambda: run.save_figure(figure(1), "curve", caption="A curve."),
+            lambda: run.save_figure(figure(2), "curve", caption="A curve."),
         ),
     }
 
