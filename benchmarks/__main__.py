@@ -3,6 +3,7 @@
 python -m benchmarks            # all
 python -m benchmarks blend      # only bench_blend.py
 python -m benchmarks --quick    # fewer repeats, smaller sizes (a smoke run of the harness)
+python -m benchmarks --markdown benchmarks/RESULTS.md   # also write the tables as Markdown
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import format_table, machine, write_results
+from .common import format_markdown, format_table, machine, write_results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("topics", nargs="*", help="bench_<topic>.py modules to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
     available = sorted(
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         f"device {info['device']}, torch {info.get('torch')}"
     )
     missed = 0
+    sections = {}
+    start = time.perf_counter()
     for topic in topics:
         t0 = time.perf_counter()
         print(f"\n== {topic} ==", flush=True)
@@ -56,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         missed += sum(1 for r in results if r.ok is False)
+        sections[topic] = results
+    if args.markdown:
+        args.markdown.write_text(format_markdown(sections, info, time.perf_counter() - start))
+        print(f"tables written to {args.markdown}")
     print(f"\n{missed} target(s) missed" if missed else "\nall targets met")
     return 0
 

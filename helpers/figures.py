@@ -375,3 +375,94 @@ def blend_crops(
     titles = [[c.caption(col) for col in columns] for c in comparisons]
     row_labels = [c.name for c in comparisons]
     return image_grid(images, row_labels=row_labels, titles=titles, cell_size=cell_size)
+
+
+def _outline(image: np.ndarray, mask: np.ndarray, colour=(1.0, 0.85, 0.0)) -> np.ndarray:
+    """``image`` (grey or RGB) as RGB with the border pixels of ``mask`` drawn in ``colour``."""
+    rgb = np.asarray(image, dtype=np.float32)
+    rgb = np.repeat(rgb[..., None], 3, axis=2) if rgb.ndim == 2 else rgb[..., :3].copy()
+    m = np.asarray(mask, dtype=bool)
+    inner = m.copy()
+    inner[1:-1, 1:-1] = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    rgb[m & ~inner] = colour
+    return rgb
+
+
+def monochrome_panels(source, target, mask, poisson, monochrome, *, cell_size=2.6) -> Figure:
+    """Close-ups around the mask: source | target | Poisson | monochrome transfer (the
+    results are :class:`helpers.gdf.BlendResult` / :class:`helpers.gdf.EditResult`)."""
+    from .gdf import mask_crop
+
+    panels = [source, _outline(target, mask), poisson.clipped, monochrome.clipped]
+
+    def solved(name, r):
+        return f"{name}\n{r.seconds * 1e3:.0f} ms, residual {r.max_residual:.0e}"
+
+    titles = [
+        [
+            "source",
+            "target (region outlined)",
+            solved("Poisson (source colours)", poisson),
+            solved("monochrome transfer", monochrome),
+        ]
+    ]
+    images = [[mask_crop(np.asarray(p), mask, margin=0.2) for p in panels]]
+    return image_grid(images, titles=titles, cell_size=cell_size)
+
+
+def edit_comparisons(comparisons, paper_results, *, cell_size=2.3, gain: float = 4.0) -> Figure:
+    """One row per :class:`helpers.gdf.EditComparison`: input (region outlined) | ours with the
+    paper's settings (``paper_results``, same order) | ours with OpenCV's settings | OpenCV |
+    ``gain`` x |ours - OpenCV|, titles with times and the mean difference inside the region."""
+    images, titles, rows = [], [], []
+    for c, paper in zip(comparisons, paper_results):
+        ours = c.ours.clipped
+        theirs = c.opencv
+        diff = None if theirs is None else np.clip(np.abs(ours - theirs).mean(axis=2) * gain, 0, 1)
+        images.append([_outline(c.image, c.mask), paper.clipped, ours, theirs, diff])
+        cv = "not installed" if theirs is None else f"{c.opencv_seconds * 1e3:.0f} ms"
+        titles.append(
+            [
+                "input",
+                f"ours, paper's settings\n{paper.seconds * 1e3:.0f} ms",
+                f"ours, OpenCV's settings\n{c.ours.seconds * 1e3:.0f} ms",
+                f"OpenCV\n{cv}",
+                f"{gain:g} x |ours - OpenCV|\nmean {c.difference:.1f} levels inside",
+            ]
+        )
+        rows.append(c.kind)
+    return image_grid(images, row_labels=rows, titles=titles, cell_size=cell_size)
+
+
+def tiling_panels(plain, seamless, *, reps=(2, 2), cell_size=3.4) -> Figure:
+    """The texture tiled ``reps`` times before and after seamless tiling, with the seam
+    difference (mean jump across the tile borders, 8-bit levels) in the titles."""
+    from .gdf import seam_difference, tile
+
+    before = tile(np.clip(plain, 0, 1), reps)
+    after = tile(seamless.clipped, reps)
+    titles = [
+        [
+            f"plain tile, {reps[0]}x{reps[1]}\nseam {seam_difference(plain) * 255:.1f} levels",
+            f"seamless tile, {reps[0]}x{reps[1]}\n"
+            f"seam {seam_difference(seamless.image) * 255:.2f} levels, "
+            f"{seamless.seconds * 1e3:.0f} ms",
+        ]
+    ]
+    return image_grid([[before, after]], titles=titles, cell_size=cell_size)
+
+
+def color2gray_panels(rows, *, cell_size=2.6) -> Figure:
+    """One row per ``(name, rgb, result, kept, plain)``: colour | plain luminance | Color2Gray
+    (``result`` a :class:`helpers.gdf.Color2GrayResult`; ``kept``/``plain`` the mean |grad|
+    across colour edges of each grey image)."""
+    images = [[rgb, res.luminance, res.clipped] for _, rgb, res, _, _ in rows]
+    titles = [
+        [
+            "colour",
+            f"plain luminance\ncontrast {plain:.3f}",
+            f"Color2Gray, {res.seconds * 1e3:.0f} ms\ncontrast {kept:.3f} ({kept / plain:.1f}x)",
+        ]
+        for _, _, res, kept, plain in rows
+    ]
+    return image_grid(images, row_labels=[r[0] for r in rows], titles=titles, cell_size=cell_size)

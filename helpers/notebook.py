@@ -16,7 +16,14 @@ import numpy as np
 
 from .figures import save_figure
 from .images import save_image, to_numpy
-from .runtime import atomic_write_text, device_name, get_device, outputs_dir, seed_everything
+from .runtime import (
+    atomic_write_text,
+    device_name,
+    get_device,
+    git_commit,
+    outputs_dir,
+    seed_everything,
+)
 
 
 class NotebookRun:
@@ -24,7 +31,7 @@ class NotebookRun:
 
     >>> run = NotebookRun("05-gradient-toy-problem", seed=0, device="auto", profile="quick")
     >>> run.save_image("reconstruction", image)  # outputs/05-.../reconstruction.png
-    >>> run.save_figure(fig, "strip")            # outputs/05-.../strip.png
+    >>> run.save_figure(fig, "strip", caption="The strip.")  # outputs/05-.../strip.png
     >>> run.save_metrics(max_abs_error=1e-9)     # outputs/05-.../metrics.json
 
     Every file is written atomically.  Result images saved with :meth:`save_image` are listed
@@ -44,6 +51,8 @@ class NotebookRun:
         self.images: list[str] = []
         self.figures: list[str] = []
         self.captions: dict[str, str] = {}
+        self.regions: dict[str, list[int]] = {}
+        self.key_figure: str | None = None
         self._t0 = time.perf_counter()
         seed_everything(self.seed)
 
@@ -54,13 +63,20 @@ class NotebookRun:
     def path(self, filename: str) -> Path:
         return self.out / filename
 
-    def save_image(self, name: str, image) -> Path:
-        """Save a result image (float in [0, 1], array or (1, 3, H, W) tensor) as ``<name>.png``."""
+    def save_image(self, name: str, image, *, region=None) -> None:
+        """Save a result image (float in [0, 1], array or (1, 3, H, W) tensor) as ``<name>.png``.
+
+        Returns nothing, so a cell ending with this call displays no path; the file is
+        ``run.path(f"{name}.png")``.  ``region`` ``(top, left, bottom, right)``: where the result
+        changes (e.g. a blend's mask box); the regression check compares the image there at full
+        resolution (recorded in ``metrics.json`` under ``regions``; default: the whole image).
+        """
         arr = image if isinstance(image, np.ndarray) else to_numpy(image)
-        path = save_image(self.out / f"{name}.png", arr)
+        save_image(self.out / f"{name}.png", arr)
         if name not in self.images:
             self.images.append(name)
-        return path
+        if region is not None:
+            self.regions[name] = [int(v) for v in region]
 
     @property
     def chapter(self) -> int:
@@ -69,7 +85,14 @@ class NotebookRun:
         return int(digits) if digits.isdigit() else 0
 
     def save_figure(
-        self, fig, name: str, *, caption: str, cf: str | None = None, dpi: int = 110
+        self,
+        fig,
+        name: str,
+        *,
+        caption: str,
+        cf: str | None = None,
+        key: bool = False,
+        dpi: int = 110,
     ) -> None:
         """Save a figure as ``<name>.png`` (atomically), show it with its numbered caption.
 
@@ -77,13 +100,16 @@ class NotebookRun:
         ``caption`` is one sentence; ``cf`` names the paper's or a writeup's figure this one
         reproduces ("Gatys et al. Fig. 3", "Berkeley Part 5").  The caption is displayed under
         the figure and recorded in ``metrics.json`` (``captions``).  Returns nothing, so no
-        path is ever displayed on a page.
+        path is ever displayed on a page.  ``key=True`` makes this the chapter's key figure,
+        the thumbnail on the report's index page (default: the first figure saved).
         """
         if not caption or not caption.strip():
             raise ValueError(f"figure {name!r} needs a caption")
         save_figure(fig, self.out / f"{name}.png", dpi=dpi)
         if name not in self.figures:
             self.figures.append(name)
+        if key:
+            self.key_figure = name
         label = f"Figure {self.chapter}.{self.figures.index(name) + 1}"
         text = caption.strip()
         if cf:
@@ -91,8 +117,9 @@ class NotebookRun:
         self.captions[name] = f"{label}. {text}"
         _show_with_caption(fig, label, text)
 
-    def save_metrics(self, **metrics) -> Path:
-        """Write ``metrics.json``: the given numbers plus seconds, device, profile, seed, images."""
+    def save_metrics(self, **metrics) -> None:
+        """Write ``metrics.json``: the given numbers plus seconds, device, profile, seed, images,
+        figures, their captions and the key figure.  Returns nothing (no path on the page)."""
         import torch
 
         record = {
@@ -100,15 +127,18 @@ class NotebookRun:
             "profile": self.profile,
             "seed": self.seed,
             "device": self.device_name,
+            "commit": git_commit(),  # with profile, seed, device: where these outputs came from
             "torch": torch.__version__,
             "python": platform.python_version(),
             "seconds": round(self.seconds, 3),
             "images": list(self.images),
             "figures": list(self.figures),
             "captions": dict(self.captions),
+            "regions": dict(self.regions),
+            "key_figure": self.key_figure or (self.figures[0] if self.figures else None),
             "metrics": _jsonable(metrics),
         }
-        return atomic_write_text(
+        atomic_write_text(
             self.out / "metrics.json", json.dumps(record, indent=2, sort_keys=True) + "\n"
         )
 

@@ -15,6 +15,18 @@ from helpers import assets
 from helpers.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: connection refused at once
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Every download in these tests (in process and in the CLI subprocess, which inherits the
+    environment) goes through a proxy at an unreachable local address: the tests never fetch
+    from the real URLs, with or without a network."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(var, UNREACHABLE)
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
 
 
 def _manifest(tmp_path: Path, files: dict[str, bytes], url: str = "") -> tuple[Path, Path]:
@@ -75,7 +87,7 @@ def test_corrupt_local_copy_is_reported_not_overwritten(tmp_path):
 def test_no_network_and_no_mirror_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("ASSETS_MIRROR", raising=False)
     manifest, _ = _manifest(
-        tmp_path, {"nst/a.jpg": b"aaa", "nst/b.jpg": b"bbb"}, url="http://127.0.0.1:9/nothing"
+        tmp_path, {"nst/a.jpg": b"aaa", "nst/b.jpg": b"bbb"}, url=f"{UNREACHABLE}/nothing"
     )
     with pytest.raises(UserError, match=r"network unreachable.*and 1 more.*--mirror"):
         assets.fetch_assets(None, dest=tmp_path / "data", manifest=manifest, log=lambda *_: None)
@@ -101,6 +113,7 @@ def test_manifest_covers_the_shared_layout():
 
 
 def test_cli_without_mirror_or_network_is_one_clear_line(tmp_path):
+    # the real manifest's URLs, reached only through the unreachable proxy (no_network)
     env = {**os.environ, "HELPERS_DATA": str(tmp_path / "data")}
     env.pop("ASSETS_MIRROR", None)
     proc = subprocess.run(
@@ -115,3 +128,16 @@ def test_cli_without_mirror_or_network_is_one_clear_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "ASSETS_MIRROR" in lines[0]
     assert "Traceback" not in proc.stderr
+    assert not any((tmp_path / "data").rglob("*.*"))  # nothing was downloaded
+
+
+def test_downloads_use_the_proxy_so_the_real_urls_are_never_reached():
+    """The guard above works: urllib sends a real asset URL to the unreachable proxy."""
+    import urllib.error
+    import urllib.request
+
+    url = next(a.url for a in assets.load_manifest() if a.url)
+    scheme = url.split(":", 1)[0]
+    assert urllib.request.getproxies()[scheme] == UNREACHABLE
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        urllib.request.urlopen(url, timeout=5)

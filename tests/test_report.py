@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -71,6 +72,9 @@ def make_fake_series(root: Path) -> tuple[Path, Path]:
         v4.new_code_cell(
             "import os, time\nfrom helpers.runtime import outputs_dir\n"
             '(outputs_dir("02-tiny") / "kernel.pid").write_text(str(os.getpid()))\n'
+            "if os.environ.get('HELPERS_TEST_READY'):  # a FIFO the test blocks on\n"
+            "    with open(os.environ['HELPERS_TEST_READY'], 'w') as ready:\n"
+            "        ready.write(str(os.getpid()))\n"
             "time.sleep(SLEEP)"
         ),
         v4.new_code_cell(
@@ -293,31 +297,59 @@ def test_a_notebook_past_its_time_limit_fails_naming_the_cell(series, outputs):
         out_dir=outputs / "notebooks",
         timeout=4,
     )
-    assert result.status == "failed" and result.seconds < 30
+    # the clock starts once the kernel is ready, so the 4 s go to the cells, and the cell named
+    # is the sleeping one even when the kernel is slow to start (no wall-clock assert here)
+    assert result.status == "failed"
     assert result.failed.index == 3 and result.failed.source == "time.sleep(SLEEP)"
     assert "time limit of 4 s" in result.failed.error
-    assert (outputs / "notebooks" / "03-slow.ipynb").is_file()
+    # the attempt is kept beside the (here absent) previous copy, never under its name
+    assert result.executed == str(outputs / "notebooks" / "03-slow.failed.ipynb")
+    assert Path(result.executed).is_file()
+    assert not (outputs / "notebooks" / "03-slow.ipynb").exists()
+
+
+def test_cell_clock_starts_when_the_kernel_is_ready(monkeypatch):
+    """A kernel that takes 100 s to start leaves the cells their whole time limit."""
+    from helpers.report import run
+
+    now = [1000.0]
+    monkeypatch.setattr(run.time, "monotonic", lambda: now[0])
+    clock = run._CellClock(4)
+    now[0] += 100.0  # kernel start-up
+    clock.on_notebook_start(notebook=None)
+    assert clock.timeout(None) == 4
+    now[0] += 3.5
+    assert clock.timeout(None) == 1  # what is left, rounded up
+    now[0] += 10
+    assert clock.timeout(None) == 1  # past the deadline: nbclient's "no limit" is never given
+
+
+def _wait_readable(fd: int, proc: subprocess.Popen, seconds: float) -> bool:
+    """Block (select, no polling of files) until ``fd`` has data, ``proc`` exits or time is up."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([fd], [], [], min(left, 10.0))
+        if readable:
+            return True
+        if proc.poll() is not None:  # checked every 10 s only if nothing arrives
+            return False
+    return False
 
 
 def _partials(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.startswith(".") or ".part" in p.name]
 
 
-def _wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _pid_alive(pid: int) -> bool:
+def _wait_exit(pid: int, seconds: float) -> bool:
+    """Block (a pidfd in select, no polling) until process ``pid`` has exited, or time is up."""
     try:
-        os.kill(pid, 0)
+        fd = os.pidfd_open(pid)
     except ProcessLookupError:
-        return False
-    return True
+        return True
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.slow
@@ -335,31 +367,37 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
         "--configs", str(series["configs"]), "--only", "02",
     ]
     for sig in (signal.SIGTERM, signal.SIGINT):
+        fifo = tmp_path / f"ready-{sig.name}"
+        os.mkfifo(fifo)  # the notebook writes its kernel's pid here once it runs
+        ready = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         proc = subprocess.Popen(
-            [*cmd, "--profile", "smoke"], cwd=tmp_path, env=env,
+            [*cmd, "--profile", "smoke"], cwd=tmp_path,
+            env={**env, "HELPERS_TEST_READY": str(fifo)},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        pid_file = out / "02-tiny" / "kernel.pid"
         try:
-            started = _wait_for(lambda f=pid_file: f.is_file() and f.read_text(), 240)
-            assert started, "the notebook never started"
+            assert _wait_readable(ready, proc, 240), "the notebook never started"
+            kernel = int(os.read(ready, 64))
             partial = list((out / "notebooks").glob(".02-tiny.ipynb.*.part.ipynb"))
             assert partial, "papermill is not writing to a temporary file"
-            kernel = int(pid_file.read_text())
             proc.send_signal(sig)
             # a loaded machine stops the kernel slowly
             stdout, stderr = proc.communicate(timeout=180)
         finally:
             proc.kill()
+            os.close(ready)
         assert proc.returncode == 130, (stdout, stderr)
         assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
-        assert _wait_for(lambda k=kernel: not _pid_alive(k), 10), "the kernel outlived the run"
+        assert _wait_exit(kernel, 10), "the kernel outlived the run"
         assert _partials(out) == []
+        # the attempt is kept beside the untouched previous result, under a clear name
+        assert (out / "02-tiny.failed" / "kernel.pid").is_file() and not (out / "02-tiny").exists()
         after = {
-            p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "02-tiny" not in p.parts
+            p: p.read_bytes()
+            for p in out.rglob("*")
+            if p.is_file() and not any(part.startswith("02-tiny.failed") for part in p.parts)
         }
         assert after == before
-        shutil.rmtree(out / "02-tiny")
 
     done = subprocess.run(
         [*cmd, "--profile", "quick"], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -368,6 +406,8 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
     assert done.returncode == 0, done.stdout + done.stderr
     assert "02-tiny: passed" in done.stdout and "1/1 passed" in done.stdout
     assert _partials(out) == []
+    assert not (out / "02-tiny.failed").exists()  # a later run removes the failed attempt
+    assert not (out / "notebooks" / "02-tiny.failed.ipynb").exists()
     assert nbformat.read(str(out / "notebooks" / "02-tiny.ipynb"), as_version=4).cells
     # --only 02: the report keeps 01's page from the earlier run under the same profile
     pages = sorted(p.name for p in (out / "report").iterdir())

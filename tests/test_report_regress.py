@@ -1,5 +1,6 @@
-"""helpers.report's regression check: PSNR and thumbnails, metric tolerances, recording and
-checking references, the stored smoke reference, and the determinism it relies on.
+"""helpers.report's regression check: metric kinds and tolerances, image regions at full
+resolution, figures, recording and checking references, the stored smoke reference, and the
+determinism it relies on.  tests/test_regress_faults.py breaks a real smoke run on purpose.
 
 The pipeline itself (profiles, the runner, the HTML pages) is tested in tests/test_report.py.
 """
@@ -29,14 +30,15 @@ def outputs(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- regression check
 
 
-def test_psnr_and_thumbnail_against_hand_computations():
+def test_psnr_and_mean_abs_levels_against_hand_computations():
     a = np.full((8, 8, 3), 0.5)
     assert report.psnr(a, a) == float("inf")
     assert report.psnr(a, a + 0.1) == pytest.approx(20.0)  # mse 0.01 -> 10 log10(100)
-    rng = np.random.default_rng(0)
-    img = rng.random((32, 48, 3)).astype(np.float32)
-    expected = img.reshape(16, 2, 16, 3, 3).mean(axis=(1, 3))  # 2x3 blocks averaged
-    np.testing.assert_allclose(report.thumbnail(img, 16), expected, atol=1e-5)
+    assert report.psnr(a * 255, a * 255 + 25.5, 255.0) == pytest.approx(20.0)
+    b = np.zeros((4, 4))
+    c = b.copy()
+    c[0, :2] = 8  # two pixels 8 levels off out of 16 -> 1 level on average
+    assert report.mean_abs_levels(b, c) == pytest.approx(1.0)
 
 
 def _metrics(**numbers):
@@ -46,12 +48,33 @@ def _metrics(**numbers):
     }
 
 
+def test_metric_kinds_and_their_tolerances():
+    kinds = {
+        "full.bird_sky.residual_mixed": ("residual", 1e-7), "max_abs_error": ("error", 1e-11),
+        "paper_final_total.the_scream": ("loss", 5e8), "unknowns": ("count", 701),
+        "seconds_naive": ("timing", 0.07), "speedup": ("timing", 8.0),
+        "activation_mean.conv1_1": ("number", 2.4), "layer": ("label", "conv4_2"),
+        "flag": ("label", True), "style_final.[.2, .2, .2, .2, .2] | shipwreck": ("loss", 2e9),
+    }
+    for key, (kind, value) in kinds.items():
+        assert report.metric_kind(key, value) == kind, key
+    assert all(t.reason and t.atol == 0 for t in report.TOLERANCES.values())
+    assert report.TOLERANCES["timing"].compare == "never"
+    assert report.TOLERANCES["count"].compare == "equal"
+    from helpers.report.regress import tolerance_for
+
+    assert tolerance_for("max_abs_error", 1e-11).ceiling == 1e-6
+    assert tolerance_for("naive_max_abs_error", 1e-8).ceiling == 1e-4
+    assert tolerance_for("full.x.residual_poisson", 1e-7).ceiling == 1e-6
+
+
 def test_compare_metrics_tolerances():
     ref = _metrics(
         loss=100.0, residual=1e-9, steps=5, layers=["conv4_2"], solve_seconds=1.0, stats={"a": 2.0}
     )
-    close = _metrics(
-        loss=100.5, residual=3e-10, steps=5, layers=["conv4_2"], solve_seconds=9.0, stats={"a": 2.0}
+    close = _metrics(  # residual 1.9x: within 2x; a timing 9x: never compared
+        loss=100.5, residual=1.9e-9, steps=5, layers=["conv4_2"], solve_seconds=9.0,
+        stats={"a": 2.0},
     )
     same = report.compare_metrics("nb", close, ref)
     assert all(r.ok for r in same)
@@ -60,14 +83,25 @@ def test_compare_metrics_tolerances():
     assert next(r for r in same if r.item == "solve_seconds").tolerance == "not compared"
 
     far = _metrics(
-        loss=101.5, residual=1e-3, steps=6, layers=["conv4_1"], stats={"a": float("nan")}, extra=1.0
+        loss=101.5, residual=2.1e-9, steps=6, layers=["conv4_1"], stats={"a": float("nan")},
+        extra=1.0,
     )
     drifted = report.compare_metrics("nb", far, ref)
     bad = {r.item: r for r in drifted if not r.ok}
     assert set(bad) == {"loss", "residual", "steps", "layers[0]", "stats.a"}
     assert bad["loss"].note == "+1.50%"
     assert bad["loss"].reference == "100" and bad["loss"].value == "101.5"
+    assert bad["residual"].note == "x2.1 of the reference"
     assert next(r for r in drifted if r.item == "extra").ok  # new metrics are shown, not failed
+
+    # tiny values are not hidden under an absolute tolerance: 1e-12 -> 1e-7 fails
+    tiny = report.compare_metrics("nb", _metrics(residual=1e-7), _metrics(residual=1e-12))
+    assert [r.ok for r in tiny] == [False]
+    # below 2x the reference but above the notebook's own bound: fails
+    bound = report.compare_metrics("nb", _metrics(residual=1.5e-6), _metrics(residual=1e-6))
+    assert not bound[0].ok and "above the bound" in bound[0].note
+    # a better (smaller) residual passes
+    assert report.compare_metrics("nb", _metrics(residual=1e-13), _metrics(residual=1e-12))[0].ok
 
     missing = report.compare_metrics("nb", {**_metrics(), "profile": "quick"}, ref)
     failing = {"profile", "loss", "residual", "steps", "layers[0]", "stats.a"}
@@ -78,40 +112,63 @@ def test_compare_metrics_tolerances():
     assert all(r.ok for r in report.compare_metrics("nb", within, loose))
 
 
-def _write_run(out: Path, stem: str, image: np.ndarray, **metrics) -> None:
+def test_device_type_must_match_the_reference():
+    ref = {**_metrics(loss=1.0), "recorded_on": {"device": "cpu (2 threads)"}}
+    gpu = {**_metrics(loss=1.0), "device": "NVIDIA H200"}
+    rows = report.compare_metrics("nb", gpu, ref)
+    assert [(r.item, r.ok) for r in rows if not r.ok] == [("device", False)]
+    cpu = {**_metrics(loss=1.0), "device": "cpu (16 threads)"}
+    assert all(r.ok for r in report.compare_metrics("nb", cpu, ref))
+
+
+def _write_run(out: Path, stem: str, image: np.ndarray, region=None, figures=(), **metrics):
     folder = out / stem
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(folder / "result.png")
-    record = {**_metrics(**metrics), "notebook": stem, "images": ["result"]}
+    for name in figures:
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / f"{name}.png")
+    record = {
+        **_metrics(**metrics), "notebook": stem, "images": ["result"], "figures": list(figures),
+        "regions": {"result": region} if region else {},
+    }
     (folder / "metrics.json").write_text(json.dumps(record))
 
 
 def test_record_then_check_images_and_metrics(tmp_path, outputs):
     rng = np.random.default_rng(1)
     image = (rng.random((24, 40, 3)) * 255).astype(np.uint8)
-    _write_run(outputs, "04-x", image, loss=10.0)
+    _write_run(outputs, "04-x", image, figures=["strip"], loss=10.0)
     ref_dir = tmp_path / "ref"
     report.record_reference(ref_dir, ["04-x"], profile="smoke")
     stored = json.loads((ref_dir / "04-x.json").read_text())
     summary = stored["images"]["result"]
-    assert summary["shape"] == [24, 40, 3] and len(summary["thumbnail"]) == 16 * 16 * 3
+    assert summary["shape"] == [24, 40, 3] and summary["region"] == [0, 0, 24, 40]
+    crop = np.asarray(Image.open(ref_dir / summary["crop"]))
+    assert np.array_equal(crop, image)  # the whole image at full resolution, lossless
+    assert stored["figures"] == ["strip"]
     rows = report.check_reference(ref_dir)
     assert all(r.ok for r in rows) and any(r.note == "identical pixels" for r in rows)
 
     nudged = image.copy()
     nudged[::4, ::4] ^= 1  # a few pixels off by one grey level
-    _write_run(outputs, "04-x", nudged, loss=10.0)
+    _write_run(outputs, "04-x", nudged, figures=["strip"], loss=10.0)
     row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
     assert row.ok and row.note == "pixels differ, within tolerance"
 
-    _write_run(outputs, "04-x", 255 - image, loss=10.5)
+    patch = image.copy()
+    patch[4:8, 4:8] = 255 - patch[4:8, 4:8]  # 16 of 960 pixels changed: a local change
+    _write_run(outputs, "04-x", patch, figures=["strip"], loss=10.0)
+    row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
+    assert not row.ok and row.note == "image drifted inside its region"
+
+    _write_run(outputs, "04-x", 255 - image, loss=10.5)  # and the figure is gone
     rows = report.check_reference(ref_dir)
-    assert {r.item for r in rows if not r.ok} == {"image result", "loss"}
+    assert {r.item for r in rows if not r.ok} == {"image result", "loss", "figure strip"}
     table = report.drift_table(rows)
     assert "image result" in table and "DRIFT image drifted" in table and "DRIFT +5.00%" in table
-    assert "2 drifted" in table
+    assert "DRIFT strip.png not written" in table and "3 drifted" in table
 
-    _write_run(outputs, "04-x", image[:20], loss=10.0)
+    _write_run(outputs, "04-x", image[:20], figures=["strip"], loss=10.0)
     row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
     assert row.note == "shape changed"
 
@@ -124,6 +181,37 @@ def test_record_then_check_images_and_metrics(tmp_path, outputs):
     with pytest.raises(UserError, match="from the smoke profile, not quick"):
         _write_run(outputs, "04-x", image, loss=10.0)
         report.record_reference(ref_dir, ["04-x"], profile="quick")
+
+
+def test_declared_region_is_compared_at_full_resolution(tmp_path, outputs):
+    """A change confined to a small region (a blend's mask box) is found there, although it is
+    invisible in the whole image's average; the crop stored is the region only."""
+    rng = np.random.default_rng(2)
+    image = (rng.random((96, 80, 3)) * 255).astype(np.uint8)
+    box = [40, 30, 52, 44]
+    _write_run(outputs, "06-x", image, region=box, loss=1.0)
+    ref_dir = tmp_path / "ref"
+    report.record_reference(ref_dir, ["06-x"])
+    summary = json.loads((ref_dir / "06-x.json").read_text())["images"]["result"]
+    crop = np.asarray(Image.open(ref_dir / summary["crop"]))
+    assert summary["region"] == box and np.array_equal(crop, image[40:52, 30:44])
+
+    changed = image.copy()
+    changed[40:52, 30:44] = np.clip(changed[40:52, 30:44].astype(int) + 6, 0, 255)
+    whole = report.mean_abs_levels(image, changed)
+    assert whole < report.TOLERANCES["image"].mad  # the whole-image average would pass it
+    _write_run(outputs, "06-x", changed, region=box, loss=1.0)
+    row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
+    assert not row.ok and row.value.startswith("MAD 5.")
+
+    _write_run(outputs, "06-x", image, region=[41, 30, 53, 44], loss=1.0)  # the mask moved
+    row = next(r for r in report.check_reference(ref_dir) if r.item == "image result")
+    assert not row.ok and "region" in row.note
+
+    _write_run(outputs, "06-x", image, loss=1.0)
+    report.record_reference(ref_dir, ["06-x"])  # re-recorded: the crop is the whole image now
+    assert np.array_equal(np.asarray(Image.open(ref_dir / summary["crop"])), image)
+    assert sorted(p.name for p in (ref_dir / "06-x").iterdir()) == ["result.png"]
 
 
 def test_recorded_reference_keeps_keys_and_values_exactly(tmp_path, outputs):
@@ -139,15 +227,18 @@ def test_recorded_reference_keeps_keys_and_values_exactly(tmp_path, outputs):
     assert all(r.ok and not r.note.startswith("new") for r in report.check_reference(tmp_path))
 
 
-def test_stored_smoke_reference_is_small_json_for_existing_notebooks():
+def test_stored_smoke_reference_is_small_for_existing_notebooks():
     ref = ROOT / "tests" / "reference" / "smoke"
     stems = {p.stem for p in report.discover(ROOT / "notebooks")}
-    files = sorted(ref.glob("*"))
-    assert files and all(p.suffix == ".json" and p.stat().st_size < 100_000 for p in files)
+    files = sorted(ref.glob("*.json"))
+    assert files and all(p.stat().st_size < 100_000 for p in files)
     for path in files:
         record = json.loads(path.read_text())
         assert path.stem in stems
         assert record["profile"] == "smoke" and record["notebook"] == path.stem
+        for summary in record.get("images", {}).values():
+            crop = ref / summary["crop"] if "crop" in summary else None
+            assert crop is None or (crop.is_file() and crop.stat().st_size < 100_000)
 
 
 # ----------------------------------------------------------------------------- determinism

@@ -59,28 +59,39 @@ def _rosen(x: torch.Tensor) -> torch.Tensor:
 def test_batched_lbfgs_matches_scipy_on_rosenbrock_and_elements_are_independent():
     starts = torch.tensor([[-1.2, 1.0], [0.5, -0.5], [2.0, 2.0]], dtype=torch.float64)
 
-    def run(x0: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+    def run(x0: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Minimise from ``x0``: the end points and the evaluations (tell calls) until done."""
         x = x0.clone()
         opt = nst.BatchedLBFGS(x, history_size=10)
-        trace = []
+        evaluations = 0
         for _ in range(400):
             xr = x.clone().requires_grad_(True)
             f = _rosen(xr)
             f.sum().backward()
             opt.tell(f.detach(), xr.grad)
-            trace.append(opt.f[0].item())
+            evaluations += 1
             if opt.done:
                 break
-        return opt.x, trace
+        return opt.x, evaluations
 
     batched, _ = run(starts)
     for i, start in enumerate(starts):
         ref = scipy.optimize.minimize(lambda v: _rosen(torch.tensor(v)[None]).item(), start.numpy(),
-                                      method="L-BFGS-B", tol=1e-14)
+                                      method="L-BFGS-B", jac=lambda v: _rosen_grad(v), tol=1e-14)
         np.testing.assert_allclose(batched[i].numpy(), ref.x, atol=1e-5)
-        alone, _ = run(start[None])
+        alone, used = run(start[None])
         # same trajectory alone and in a batch: the per-element states do not couple
         torch.testing.assert_close(alone[0], batched[i], atol=1e-12, rtol=0)
+        # the cost, not only the end point: at most twice scipy's evaluations (with the exact
+        # gradient, scipy's nfev counts function-and-gradient calls, like our tell calls;
+        # measured: 56, 34, 31 against scipy's 46, 33, 31)
+        assert used <= 2 * ref.nfev, (start.tolist(), used, ref.nfev)
+
+
+def _rosen_grad(v: np.ndarray) -> np.ndarray:
+    x = torch.tensor(v)[None].requires_grad_(True)
+    _rosen(x).sum().backward()
+    return x.grad[0].numpy()
 
 
 # --- budgets, history, batching -------------------------------------------------------------
@@ -102,7 +113,8 @@ def test_steps_count_forward_backward_passes(fast, images, monkeypatch, optimize
     assert calls["grad"] == res.evaluations == 9
     assert res.history.evaluations.tolist() == [1, 4, 8, 9]
     assert res.history.total.shape == (4, 1)
-    assert set(res.history.layers) == {"content:conv4_2", *(f"style:{n}" for n in vgg.STYLE_LAYERS)}
+    assert set(res.history.layers) == {f"content:{vgg.CONTENT_LAYER_PAPER}",
+                                       *(f"style:{n}" for n in vgg.STYLE_LAYERS)}
     assert res.history.seconds[-1, 0] >= res.history.seconds[0, 0] >= 0
 
 
@@ -137,16 +149,16 @@ def test_losses_decrease_and_history_matches_final(fast, random_weights, images)
     assert img.shape == (32, 32, 3) and img.dtype == np.float32
     assert img.min() >= 0 and img.max() <= 1
     # final losses are those of the returned (clipped) image, recomputed independently here
-    net = nst.build_network(["conv4_2", *vgg.STYLE_LAYERS], weights=random_weights)
+    net = nst.build_network([vgg.CONTENT_LAYER_PAPER, *vgg.STYLE_LAYERS], weights=random_weights)
     with torch.no_grad():
         f = net(torch.from_numpy(img.transpose(2, 0, 1).copy())[None])
-        p = net(torch.from_numpy(content.transpose(2, 0, 1).copy())[None])["conv4_2"]
+        p = net(torch.from_numpy(content.transpose(2, 0, 1).copy())[None])[vgg.CONTENT_LAYER_PAPER]
         from helpers.images import resize
 
         s = net(torch.from_numpy(resize(style, (32, 32)).transpose(2, 0, 1).copy())[None])
     expected_style = sum(0.2 * losses.style_layer_loss(f[n], losses.gram_matrix(s[n]))
                          for n in vgg.STYLE_LAYERS)
-    expected_content = losses.content_layer_loss(f["conv4_2"], p)
+    expected_content = losses.content_layer_loss(f[vgg.CONTENT_LAYER_PAPER], p)
     np.testing.assert_allclose(res.losses["style"][0], expected_style.item(), rtol=1e-3)
     np.testing.assert_allclose(res.losses["content"][0], expected_content.item(), rtol=1e-3)
     np.testing.assert_allclose(res.losses["total"][0],
@@ -261,7 +273,7 @@ def test_layer_weights_are_normalised_to_sum_to_one():
     assert nst.layer_weights({"conv1_1": 1, "conv2_1": 3}) == {"conv1_1": 0.25, "conv2_1": 0.75}
     assert nst.layer_weights("conv1_1:2,conv3_1") == pytest.approx({"conv1_1": 2 / 3,
                                                                     "conv3_1": 1 / 3})
-    assert nst.layer_weights([0.5, 0.5, 0, 0, 0]) == {"conv1_1": 0.5, "conv2_1": 0.5}
+    assert nst.layer_weights([0.5, 0.5, 0, 0, 0]) == {"relu1_1": 0.5, "relu2_1": 0.5}
     assert nst.layer_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}
     with pytest.raises(UserError, match="listed twice"):
         nst.layer_weights("conv1_1,conv1_1")

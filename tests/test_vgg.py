@@ -149,3 +149,61 @@ def test_random_weights_are_deterministic_and_need_no_download():
     x = torch.rand(1, 3, 16, 16)
     net = nst.build_network(["conv2_1"], weights="random")
     torch.testing.assert_close(model(x)["conv2_1"], net(x)["conv2_1"], rtol=0, atol=0)
+
+
+def _cross_correlate(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Keras' conv2d by definition: ``out[o, y, x] = b[o] + sum K[dy, dx, i, o] *
+    pad(image)[i, y + dy, x + dx]`` with ``kernel`` (3, 3, in, out), zero padding 1."""
+    c, h, w = image.shape
+    padded = np.pad(image, ((0, 0), (1, 1), (1, 1)))
+    out = np.empty((kernel.shape[3], h, w))
+    for o in range(kernel.shape[3]):
+        for y in range(h):
+            for x in range(w):
+                out[o, y, x] = bias[o] + sum(
+                    kernel[dy, dx, i, o] * padded[i, y + dy, x + dx]
+                    for dy in range(3) for dx in range(3) for i in range(c)
+                )
+    return out
+
+
+def test_convert_keras_h5_against_an_explicit_cross_correlation(tmp_path):
+    """An independent oracle for the kernel transpose: a synthetic Keras-layout h5 (tiny
+    channel counts, asymmetric kernels) converted, then applied with F.conv2d, equals the
+    cross-correlation computed from the raw (3, 3, in, out) kernel by its definition."""
+    import h5py
+
+    rng = np.random.default_rng(7)
+    raw = {}
+    with h5py.File(tmp_path / "synthetic.h5", "w") as f:
+        channels = 3
+        for name in vgg.CONV_LAYERS:
+            block, idx = name[4:].split("_")
+            layer = f"block{block}_conv{idx}"
+            out = 2 + len(raw) % 3
+            kernel = rng.standard_normal((3, 3, channels, out)).astype(np.float32)
+            bias = rng.standard_normal(out).astype(np.float32)
+            group = f.create_group(layer).create_group(layer)  # Keras' nested layout
+            group.create_dataset("kernel:0", data=kernel)
+            group.create_dataset("bias:0", data=bias)
+            raw[name] = (kernel, bias)
+            channels = out
+    state = vgg.convert_keras_h5(tmp_path / "synthetic.h5")
+    assert len(state) == 2 * len(vgg.CONV_LAYERS)
+    image = rng.standard_normal((3, 5, 6))
+    for name in ("conv1_1", "conv3_2"):
+        kernel, bias = raw[name]
+        i = vgg.LAYER_INDEX[name]
+        weight = state[f"features.{i}.weight"]
+        assert weight.shape == (kernel.shape[3], kernel.shape[2], 3, 3)
+        assert not np.allclose(kernel, kernel[::-1, ::-1])  # a flip would be detected
+        x = torch.from_numpy(rng.standard_normal((kernel.shape[2], 5, 6)) if i else image)
+        ours = F.conv2d(x[None], weight.double(), state[f"features.{i}.bias"].double(), padding=1)
+        want = _cross_correlate(x.numpy(), kernel.astype(np.float64), bias.astype(np.float64))
+        np.testing.assert_allclose(ours[0].numpy(), want, rtol=1e-5, atol=1e-5)
+    # the oracle itself is a cross-correlation: the top-right tap (dy=0, dx=2) reads the pixel
+    # up and to the right (a convolution would read down and to the left)
+    one = np.zeros((3, 3, 1, 1))
+    one[0, 2, 0, 0] = 1.0
+    probe = np.arange(30, dtype=np.float64).reshape(1, 5, 6)
+    assert _cross_correlate(probe, one, np.zeros(1))[0, 2, 2] == probe[0, 1, 3]

@@ -19,8 +19,10 @@ COMMANDS = {
     "stylize": "helpers.cli.stylize",
     "blend": "helpers.cli.blend",
     "toy": "helpers.cli.blend",
-    "color2gray": "helpers.cli.blend",
+    "tile": "helpers.cli.edit",
+    "color2gray": "helpers.cli.edit",
     "report": "helpers.cli.report",
+    "sweep": "helpers.cli.sweep",
 }
 
 

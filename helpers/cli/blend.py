@@ -3,8 +3,13 @@
     python -m helpers blend SOURCE TARGET [MASK] -o OUT.png [--mode poisson|mixed] [--offset DY DX]
     python -m helpers toy IMAGE -o OUT.png
 
+``--mode monochrome`` clones the source's luminance gradients only; ``--mode flatten``,
+``illumination`` and ``color`` edit one image in place (``blend IMAGE MASK ...``): see
+:mod:`helpers.cli.edit` for them and for ``tile`` and ``color2gray``.
+
 Without MASK the source's alpha channel is the mask.  A mask pixel is in the region when its
-value is above 0.5 (white = blend).  With ``--offset DY DX`` source pixel (i, j) lands on target
+value is above 0.5 (white = blend); a mask whose largest value is 1 (saved from NumPy as 0/1) is
+read as a 0/1 mask, with one note line.  With ``--offset DY DX`` source pixel (i, j) lands on target
 pixel (i + DY, j + DX); the part of the mask pushed off the target is cropped.  Each command
 prints one summary line.  Bad input is one ``error:`` line and exit code 2; the output path is
 checked before any work, written atomically, and inputs are never modified.
@@ -36,11 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
     )
-    p.add_argument("--mode", choices=("poisson", "mixed"), default="poisson",
-                   help="guidance field (default poisson)")
+    p.add_argument("--mode", default="poisson",
+                   choices=("poisson", "mixed", "monochrome", "flatten", "illumination", "color"),
+                   help="guidance field (default poisson); monochrome: the source's luminance "
+                   "gradients only; flatten / illumination / color edit one image in place: "
+                   "give IMAGE MASK instead of SOURCE TARGET [MASK]")
     p.add_argument("--offset", nargs=2, type=int, metavar=("DY", "DX"), default=(0, 0),
                    help="place source pixel (i, j) at target pixel (i + DY, j + DX) (default 0 0; "
                    "SOURCE and TARGET must then have the same size)")
+    from .edit import add_edit_options
+
+    add_edit_options(p)
     p.set_defaults(func=run_blend)
 
     t = sub.add_parser(
@@ -74,18 +85,28 @@ def _check_output(output: Path, inputs: list[str | None]) -> None:
 
 
 def run_blend(args: argparse.Namespace) -> int:
+    import sys
+
     import numpy as np
 
     from ..errors import UserError
     from ..gdf import MASK_THRESHOLD, blend
+    from ..gdf.blending import mask_levels
     from ..images import load_image, save_image
+    from .edit import IN_PLACE, check_mode_options, run_in_place
 
     output = Path(args.output)
+    check_mode_options(args)
     _check_output(output, [args.source, args.target, args.mask])
+    if args.mode in IN_PLACE:
+        return run_in_place(args, output)
     source = load_image(args.source, mode="keep")
     target = load_image(args.target, mode="keep")
     if args.mask is not None:
-        mask = load_image(args.mask, mode="L")
+        mask, zero_one = mask_levels(load_image(args.mask, mode="L"))
+        if zero_one:  # saved from NumPy as 0/1: blends like the same mask saved as 0/255
+            print(f"note: mask {args.mask} holds only 0 and 1; read as a 0/1 mask (1 = blend)",
+                  file=sys.stderr)
         if mask.shape != source.shape[:2]:
             raise UserError(
                 f"mask {args.mask} is {mask.shape[0]}x{mask.shape[1]} but source {args.source} is "
@@ -114,7 +135,12 @@ def run_blend(args: argparse.Namespace) -> int:
             f"{args.target} is {target.shape[0]}x{target.shape[1]} (HxW); use images of the "
             "same size or place the source with --offset DY DX"
         )
-    result = blend(source, target, mask, mode=args.mode, offset=offset)
+    if args.mode == "monochrome":
+        from ..gdf import monochrome_transfer
+
+        result = monochrome_transfer(source, target, region, offset=offset)
+    else:
+        result = blend(source, target, mask, mode=args.mode, offset=offset)
     save_image(output, result.clipped)
     cropped = int(np.count_nonzero(region)) - result.unknowns
     note = f" (mask cropped by {cropped:,} pixels outside the target)" if cropped else ""

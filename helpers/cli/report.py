@@ -24,6 +24,11 @@ profiles:
   full    paper scale (224 px, Berkeley Adam recipe, paper layers): meant for a GPU
   auto    full when CUDA is present, else quick (default)
 
+Before running it prints an estimated time per notebook (a few timed evaluations on the chosen
+device, times the profile's evaluation counts); a run estimated at over an hour on a CPU asks
+first, or needs --yes without a terminal.  A notebook's new outputs replace outputs/<notebook>/
+only when it passes; a failed or interrupted attempt is kept as outputs/<notebook>.failed/.
+
 exit codes: 0 all passed (and no drift), 1 a notebook failed or a value drifted,
 2 bad input (unknown profile, missing parameter file, ...), 130 interrupted.
 """
@@ -39,10 +44,12 @@ recording a new reference (after an intended change of results):
   python -m helpers report --profile smoke --record tests/reference/smoke
   git diff tests/reference/smoke      # review what changed, then commit the JSON files
   python -m helpers report --profile smoke --only 04 --record tests/reference/smoke   # one notebook
-The reference keeps, per notebook, the metrics.json numbers and for each result image its
-shape, pixel sha256 and a 16x16 thumbnail. Tolerances: helpers.report.TOLERANCES (losses and
-other numbers: rtol 1e-2 + atol 1e-6; images: thumbnail PSNR >= 30 dB; durations are not
-compared); a reference file may override them per key under "tolerances".
+The reference keeps, per notebook, the metrics.json numbers, the figure names, and for each
+result image its shape, pixel sha256 and a full-resolution PNG crop of its region (a blend's
+mask box; else the whole image) in <REFERENCE>/<notebook>/. Tolerances, each with its reason:
+helpers.report.TOLERANCES (errors and residuals <= 2x the reference and the notebook's bound;
+losses rtol 1e-2; counts and labels exact; timings never; images: mean absolute difference
+<= 1 grey level in the region); a reference file may override them per key under "tolerances".
 
 nbval (make test): --prepare DIR writes papermill-parameterised, unexecuted copies for
 `pytest --nbval-lax DIR`, so the notebooks run once at smoke scale and feed --no-run --check.
@@ -107,6 +114,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-v", "--verbose", action="store_true",
         help="show every compared value, not only the drifted ones",
     )
+    p.add_argument(
+        "-y", "--yes", action="store_true",
+        help="start a run estimated at over an hour on a CPU without asking (needed without "
+        "a terminal)",
+    )
     p.set_defaults(func=run_report)
 
 
@@ -159,6 +171,7 @@ def run_report(args: argparse.Namespace) -> int:
     notebooks = report.discover(notebooks_dir, report.parse_only(args.only))
     stems = [nb.stem for nb in notebooks]
     profile = report.resolve_profile(args.profile)
+    _check_outputs_writable(args)
 
     if args.render_only:
         results = report.load_results()
@@ -176,7 +189,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     failed = drifted = False
     if not args.no_run:
-        results = _run_and_render(args, notebooks, profile, notebooks_dir, configs)
+        estimates = _estimate(args, notebooks, profile, configs)
+        results = _run_and_render(args, notebooks, profile, notebooks_dir, configs, estimates)
         print()
         print(report.results_table(results))
         failed = not all(r.ok for r in results)
@@ -197,9 +211,58 @@ def run_report(args: argparse.Namespace) -> int:
     return 1 if failed or drifted else 0
 
 
+def _check_outputs_writable(args: argparse.Namespace) -> None:
+    """Every folder the command will write, checked before any work (one line, exit 2)."""
+    from ..runtime import check_writable_dir, outputs_dir
+
+    if not args.no_run:
+        check_writable_dir(outputs_dir(), what="outputs folder")
+    for folder, what in ((args.record, "--record folder"), (args.prepare, "--prepare folder")):
+        if folder:
+            check_writable_dir(Path(folder), what=what)
+
+
+def _estimate(
+    args: argparse.Namespace, notebooks: list[Path], profile: str, configs: Path
+) -> dict[str, float]:
+    """Print the estimated time per notebook (a few timed evaluations on the chosen device);
+    over an hour on a CPU ask first on a terminal, refuse without one unless --yes."""
+    from .. import report
+    from ..errors import UserError
+    from ..report import estimate
+
+    plan = [(nb, report.profile_parameters(nb, profile, configs)) for nb in notebooks]
+    estimates, speed = estimate.estimate_series(plan)
+    total = sum(estimates.values())
+    for stem, seconds in estimates.items():
+        print(f"  estimate {stem}: {estimate.format_seconds(seconds)}")
+    quick = "" if profile in ("smoke", "quick") else (
+        "; for recognisable results in minutes use `python -m helpers report --profile quick`"
+    )
+    print(
+        f"estimated {estimate.format_seconds(total)} for {len(notebooks)} notebooks, profile "
+        f"{profile}, on {speed.device}{quick}", flush=True,
+    )
+    if total <= estimate.LONG_RUN_SECONDS or not speed.device.startswith("cpu") or args.yes:
+        return estimates
+    line = (
+        f"the {profile} profile is estimated at {estimate.format_seconds(total)} on "
+        f"{speed.device} (over an hour on a CPU)"
+    )
+    if sys.stdin is not None and sys.stdin.isatty():
+        answer = input(f"{line}; start it? [y/N] ").strip().lower()
+        if answer in ("y", "yes"):
+            return estimates
+        raise UserError(f"not started; {_QUICK_HINT}")
+    raise UserError(f"{line}; not started without a terminal: add --yes, or {_QUICK_HINT}")
+
+
+_QUICK_HINT = "use `python -m helpers report --profile quick` (minutes on a CPU)"
+
+
 def _run_and_render(
     args: argparse.Namespace, notebooks: list[Path], profile: str, notebooks_dir: Path,
-    configs: Path,
+    configs: Path, estimates: dict[str, float] | None = None,
 ) -> list:
     """Run the notebooks, printing progress, then render the report (unless --no-render)."""
     from .. import report
@@ -210,8 +273,9 @@ def _run_and_render(
         print(f"[{i}/{n}] {nb.stem} ...", flush=True)
 
     def on_done(i, n, result):
+        guess = "" if result.estimate is None else f" (estimated {result.estimate:.1f} s)"
         line = (
-            f"[{i}/{n}] {result.notebook}: {result.status} in {result.seconds:.1f} s "
+            f"[{i}/{n}] {result.notebook}: {result.status} in {result.seconds:.1f} s{guess} "
             f"on {result.device}"
         )
         if result.failed:
@@ -228,6 +292,7 @@ def _run_and_render(
             on_start=on_start,
             on_done=on_done,
             keep_others=bool(args.only),
+            estimates=estimates,
         )
         if not args.no_render:  # the series: this run, plus (with --only) the others' last run
             series = report.load_results()

@@ -13,8 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_SIZE = "256"
-DEFAULT_STEPS = 300
+DEFAULT_RECIPE = "gatys"
+RECIPE_HELP = (
+    "gatys: the paper as its authors ran it (relu1_1…relu5_1 style, relu4_2 content, avg pooling, "
+    "L-BFGS 500 evaluations, 512 px); berkeley: the Berkeley writeup (Adam lr 0.2, 1200 steps, "
+    "relu4_1 content, MSE losses, 224x224); cmu: the CMU writeup (L-BFGS, conv2_1+conv2_2 "
+    "content, conv1_1…conv2_2 style, max pooling)"
+)
+"""Kept in step with :data:`helpers.nst.recipes.RECIPES` by a test (no torch import here)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,39 +29,46 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stylize",
         help="neural style transfer (Gatys et al.): CONTENT in the style of STYLE",
         description="Neural style transfer (Gatys et al.) with VGG-19 (Oxford/Caffe weights). "
-        "Steps count forward+backward passes for both optimisers.",
+        "Steps count forward+backward passes for both optimisers. Every setting defaults to the "
+        f"chosen --recipe ({RECIPE_HELP}); any option given explicitly overrides it.",
     )
     p.add_argument("content", metavar="CONTENT", help="content image file")
     p.add_argument("style", metavar="STYLE", help="style image file")
     p.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="output image (.png, .jpg, ...)")
-    p.add_argument("--size", default=DEFAULT_SIZE, metavar="N|WxH",
+    p.add_argument("--recipe", choices=("gatys", "berkeley", "cmu"), default=DEFAULT_RECIPE,
+                   help=f"named settings (default {DEFAULT_RECIPE}): {RECIPE_HELP}")
+    p.add_argument("--size", default=None, metavar="N|WxH",
                    help="output size: N = longer side in pixels (aspect kept) or WxH exact "
-                   f"(default {DEFAULT_SIZE})")
+                   "(default: the recipe's)")
     p.add_argument("--style-size", default=None, metavar="N|WxH",
                    help="style image size (default: resized to the output size)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
-                   help=f"function evaluations (default {DEFAULT_STEPS})")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs")
+    p.add_argument("--steps", type=int, default=None,
+                   help="function evaluations (default: the recipe's)")
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None,
+                   help="default: the recipe's")
     p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate in [0, 1] pixel units (default 0.045 = Berkeley's 0.2 "
-                   "in normalised units)")
-    p.add_argument("--init", default="content", metavar="content|noise|style|FILE",
-                   help="starting image (default content)")
+                   help="Adam learning rate in [0, 1] pixel units (default: the recipe's; "
+                   "berkeley 0.2, otherwise the project's 0.045)")
+    p.add_argument("--init", default=None, metavar="content|noise|style|FILE",
+                   help="starting image (default: the recipe's)")
     p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
     p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
     p.add_argument("--ratio", type=float, default=None,
-                   help="alpha/beta (default 1e-2, from notebook 03); not with --alpha/--beta")
+                   help="alpha/beta at this size; not with --alpha/--beta (default: the recipe's "
+                   "size-free value, carried to the output size as in notebook 03)")
+    p.add_argument("--ratio-512", type=float, default=None, dest="ratio_512",
+                   help="size-free alpha/beta: its value at 512x512, carried to any size")
     p.add_argument("--content-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default conv4_2); "
-                   "weights are normalised to sum to 1")
+                   help="comma-separated names, optionally name:weight (default: the recipe's, "
+                   "gatys relu4_2); weights are normalised to sum to 1")
     p.add_argument("--style-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default conv1_1,…,conv5_1, "
-                   "equal weights)")
+                   help="comma-separated names, optionally name:weight (default: the recipe's, "
+                   "gatys relu1_1,…,relu5_1, equal weights)")
     p.add_argument("--tv-weight", type=float, default=0.0,
                    help="total-variation weight (default 0)")
-    p.add_argument("--pooling", choices=("avg", "max"), default="avg",
-                   help="default avg (the paper's choice)")
+    p.add_argument("--pooling", choices=("avg", "max"), default=None,
+                   help="default: the recipe's (gatys avg, the paper's choice)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.add_argument("--weights", default=None, metavar="FILE|random",
@@ -78,7 +91,6 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
     from .. import nst
     from ..errors import UserError
     from ..images import SAVE_SUFFIXES, parse_size
-    from ..nst import vgg
     from ..runtime import check_writable, get_device
 
     if output.suffix.lower() not in SAVE_SUFFIXES:
@@ -92,23 +104,26 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
             raise UserError(f"output {output} is an input image; choose another -o path")
     if args.save_on_interrupt:
         check_writable(interrupted_path(output))
-    if args.steps <= 0:
+    if args.steps is not None and args.steps <= 0:
         raise UserError(
             f"--steps must be a positive number of function evaluations, got {args.steps}"
         )
     parse_size(args.size)
     parse_size(args.style_size)
-    if args.ratio is not None and (args.alpha is not None or args.beta is not None):
-        raise UserError("give either --ratio or --alpha/--beta, not both")
-    content_spec = vgg.CONTENT_LAYER_PAPER if args.content_layers is None else args.content_layers
+    given = [args.ratio is not None, args.alpha is not None or args.beta is not None,
+             args.ratio_512 is not None]
+    if sum(given) > 1:
+        raise UserError("give one of --ratio, --ratio-512 or --alpha/--beta, not several")
+    recipe = nst.get_recipe(args.recipe)
+    content_spec = recipe.content_layers if args.content_layers is None else args.content_layers
     content_layers = nst.layer_weights(content_spec, what="content layer")
-    style_spec = ",".join(vgg.STYLE_LAYERS) if args.style_layers is None else args.style_layers
+    style_spec = recipe.style_layers if args.style_layers is None else args.style_layers
     style_layers = nst.layer_weights(style_spec, what="style layer")
     get_device(args.device)
     named = args.weights == "random"
     if args.weights is not None and not named and not Path(args.weights).is_file():
         raise UserError(f"--weights {args.weights}: file not found")
-    if args.init not in nst.INITS and not Path(args.init).exists():
+    if args.init is not None and args.init not in nst.INITS and not Path(args.init).exists():
         raise UserError(
             f"--init {args.init}: image file not found and not one of {', '.join(nst.INITS)}; "
             "give an existing image path or one of those words"
@@ -122,21 +137,20 @@ def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict)
     from ..images import load_image
 
     init = args.init
-    if init not in nst.INITS:
+    if init is not None and init not in nst.INITS:
         init = load_image(init)
-    options = dict(
+    explicit = dict(
         size=args.size, style_size=args.style_size, steps=args.steps, optimizer=args.optimizer,
         init=init, content_layers=content_layers, style_layers=style_layers,
-        tv_weight=args.tv_weight, pooling=args.pooling, seed=args.seed, device=args.device,
-        weights=args.weights or "caffe", progress=not args.no_progress, desc="stylize",
+        pooling=args.pooling, weights=args.weights, lr=args.lr, ratio=args.ratio,
+        size_free_ratio=args.ratio_512,
     )
-    if args.lr is not None:
-        options["lr"] = args.lr
-    if args.ratio is not None:
-        options["ratio"] = args.ratio
-    elif args.alpha is not None or args.beta is not None:
-        options["alpha"] = 1.0 if args.alpha is None else args.alpha
-        options["beta"] = 1.0 if args.beta is None else args.beta
+    if args.alpha is not None or args.beta is not None:
+        explicit["alpha"] = 1.0 if args.alpha is None else args.alpha
+        explicit["beta"] = 1.0 if args.beta is None else args.beta
+    options = nst.get_recipe(args.recipe).options(**explicit)
+    options.update(tv_weight=args.tv_weight, seed=args.seed, device=args.device,
+                   progress=not args.no_progress, desc="stylize")
     return options
 
 

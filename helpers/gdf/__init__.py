@@ -9,14 +9,57 @@ Layers, bottom up:
   (spectral box solve, Galerkin coarse space);
 * :mod:`~helpers.gdf.solver`: :class:`PoissonSystem` and :func:`solve`, THE solve path;
 * :mod:`~helpers.gdf.toy`, :mod:`~helpers.gdf.blending`: what the solver is used for;
-* :mod:`~helpers.gdf.examples`: the sample examples, OpenCV and comparisons for the notebooks.
+* :mod:`~helpers.gdf.examples`: the sample examples, OpenCV and comparisons for the notebooks;
+* :mod:`~helpers.gdf.editing`, :mod:`~helpers.gdf.color2gray`: Pérez et al.'s Sec. 4 edits
+  (each a guidance field plus a region through the one solver) and Color2Gray (the toy
+  problem with colour-contrast gradients); :mod:`~helpers.gdf.edit_examples`: OpenCV's
+  versions and comparisons (notebook 08).
 
 Imports only the plumbing (errors, assets, images) and :mod:`helpers.tables`; never torch.
 """
 
-from . import blending, box, coarse, examples, operators, solver, toy
+from . import (
+    blending,
+    box,
+    coarse,
+    color2gray,
+    edit_examples,
+    editing,
+    examples,
+    operators,
+    solver,
+    toy,
+)
 from .blending import MASK_THRESHOLD, BlendResult, blend, naive_paste, place_mask, relative_residual
 from .coarse import CoarseSpace
+from .color2gray import (
+    Color2GrayResult,
+    colour_edges,
+    contrast_kept,
+    contrast_report,
+    isoluminant_pattern,
+)
+from .color2gray import color2gray as color_to_gray
+from .edit_examples import (
+    EDITS,
+    EditComparison,
+    closing_table,
+    compare_edit,
+    load_region,
+    opencv_edit,
+)
+from .editing import (
+    EditResult,
+    color_change,
+    edge_map,
+    guided_solve,
+    illumination_change,
+    monochrome_transfer,
+    seam_difference,
+    seamless_tile,
+    texture_flatten,
+    tile,
+)
 from .examples import (
     COLUMNS,
     Comparison,
@@ -53,6 +96,9 @@ __all__ = [
     "operators",
     "solver",
     "toy",
+    "editing",
+    "edit_examples",
+    "color2gray",
     # the solver
     "CoarseSpace",
     "PoissonSystem",
@@ -88,4 +134,27 @@ __all__ = [
     "pick",
     "save_comparisons",
     "summarize",
+    # Sec. 4 edits and Color2Gray (notebook 08)
+    "EDITS",
+    "Color2GrayResult",
+    "EditComparison",
+    "EditResult",
+    "color_change",
+    "color_to_gray",
+    "colour_edges",
+    "closing_table",
+    "compare_edit",
+    "contrast_kept",
+    "contrast_report",
+    "edge_map",
+    "guided_solve",
+    "illumination_change",
+    "isoluminant_pattern",
+    "load_region",
+    "monochrome_transfer",
+    "opencv_edit",
+    "seam_difference",
+    "seamless_tile",
+    "texture_flatten",
+    "tile",
 ]

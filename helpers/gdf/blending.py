@@ -27,6 +27,7 @@ __all__ = [
     "MASK_THRESHOLD",
     "BlendResult",
     "blend",
+    "mask_levels",
     "naive_paste",
     "place_mask",
     "relative_residual",
@@ -34,6 +35,21 @@ __all__ = [
 
 MASK_THRESHOLD = 0.5
 """A mask pixel belongs to the blend region when its value is > 0.5 (anti-aliased edges round)."""
+
+
+def mask_levels(mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A mask read from a file (float in [0, 1]) -> its levels, and whether it is a 0/1 mask.
+
+    A mask saved from NumPy as uint8 0 and 1 reads as 0 and 1/255 (16-bit: 1/65535), all under
+    :data:`MASK_THRESHOLD`.  A mask whose largest value is 1 in its file (at most 1/255 here)
+    is such a 0/1 mask: its nonzero pixels become 1.0, so it blends exactly like the same mask
+    saved as 0/255.  Any other mask comes back unchanged, for the 0.5 threshold.
+    """
+    arr = np.asarray(mask, dtype=np.float32)
+    top = float(arr.max(initial=0.0))
+    if 0.0 < top <= 1.0 / 255.0 + 1e-6:
+        return (arr > 0).astype(np.float32), True
+    return arr, False
 
 
 @dataclass

@@ -271,20 +271,26 @@ def comparison_table(comparisons: list[Comparison]) -> str:
 
 def save_comparisons(
     comparisons: list[Comparison],
-    save: Callable[[str, np.ndarray], object],
+    save: Callable[..., object],
     *,
     suffix: str = "",
     columns: tuple[str, ...] = ("Poisson", "mixed"),
 ) -> list[str]:
-    """Save the blended images of ``columns`` via ``save(name, image)`` (e.g. ``run.save_image``)
-    as ``<example>-<method><suffix>``; returns the names.  (By default only the exact blends:
-    OpenCV's output depends on its version, so it does not belong in a regression check.)"""
+    """Save the blended images of ``columns`` via ``save(name, image, region=box)`` (e.g.
+    ``run.save_image``; ``box`` = the mask's bounding box ``(top, left, bottom, right)``, where
+    the blend changes the target) as ``<example>-<method><suffix>``; returns the names.  (By
+    default only the exact blends: OpenCV's output depends on its version, so it does not
+    belong in a regression check.)"""
     names = []
     for c in comparisons:
+        ys, xs = np.nonzero(c.images["mask"])
+        box = None
+        if ys.size:
+            box = (int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1)
         for column in columns:
             if c.images.get(column) is not None:
                 name = f"{c.name}-{column.lower().replace(' ', '-')}{suffix}"
-                save(name, c.images[column])
+                save(name, c.images[column], region=box)
                 names.append(name)
     return names
 

@@ -32,11 +32,15 @@ Conventions:
 * ``steps`` counts **function evaluations** (forward+backward passes) for both optimisers,
   L-BFGS line-search trials included, so Adam and L-BFGS budgets compare fairly.
 * Per-layer weights are normalised to sum to 1 within the content and within the style
-  group (the paper's convention): ``{"conv1_1": 1, "conv2_1": 1}`` means 0.5 each.  Negative
+  group (the paper's convention): ``{"relu1_1": 1, "relu2_1": 1}`` means 0.5 each.  Negative
   weights, unknown layer names and all-zero groups are refused.
-* Adam's ``lr`` is in the [0, 1] pixel units the image is optimised in.  The Berkeley recipe's
-  lr 0.2 was in ImageNet-normalised units (pixel / std, std ≈ 0.226), so it maps to
-  :data:`BERKELEY_LR` = 0.2 · 0.226 ≈ 0.045 here.
+* Adam's ``lr`` is in the [0, 1] pixel units the image is optimised in.  The Berkeley
+  writeup's NormLayer sits inside its network, so its lr 0.2 is already in these units
+  (:data:`BERKELEY_LR`); the project's own default is :data:`ADAM_LR` = 0.045.
+* Features are the rectified activations (``relu1_1`` … ``relu5_1``, ``relu4_2``), what the
+  papers' "conv" layers were; ``conv*`` names are the pre-activation variant.
+* alpha/beta can be given size-free (``size_free_ratio``: its value at 512², carried to the
+  output size by :func:`ratio_at`); :mod:`~helpers.nst.recipes` names the three methods.
 * Each element's objective is divided by its value at the initial image before the gradient
   is taken.  That changes no minimiser and no alpha/beta trade-off, but keeps the Caffe
   weights' large loss scale (1e8–1e11) and the grid's 1e-2…1e-10 spread away from Adam's
@@ -54,13 +58,22 @@ quadratic interpolation; non-finite trial values simply shrink the step.
 
 from __future__ import annotations
 
-from . import losses, memory, vgg
+from . import color, controls, losses, memory, vgg
+from .controls import (
+    ScaledResult,
+    blend_row,
+    compare_multiscale,
+    multiscale,
+    stylize_controlled,
+)
 from .experiments import (
     alpha_beta_grid,
+    carried_ratio,
     comparison,
     content_style_grid,
     evaluations_to_reach,
     layer_losses_text,
+    output_pixels,
     reconstruct_content,
     reconstruct_style,
     run_grid,
@@ -71,39 +84,61 @@ from .lbfgs import BatchedLBFGS
 from .loop import build_network, optimize
 from .memory import available_memory, estimate_memory
 from .objective import (
+    ADAM_LR,
     ALPHA_BETA_RATIOS,
     BERKELEY_LR,
     BERKELEY_STEPS,
     CMU_GROUPS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_RATIO,
+    DEFAULT_RATIO_512,
     DEFAULT_STYLE_LAYERS,
     GROWING_SUBSETS,
     INITS,
     OPTIMIZERS,
+    REFERENCE_PIXELS,
     SINGLE_LAYERS,
     LayerSpec,
     Objective,
     layer_weights,
     parse_layer_spec,
+    ratio_at,
+    size_free_ratio,
     spec_label,
 )
+from .recipes import RECIPE_NAMES, RECIPES, Recipe, get_recipe, recipes_table
 from .results import History, Interrupted, Step, TransferResult
 
 __all__ = [
     # submodules
+    "color",
+    "controls",
     "losses",
     "memory",
     "vgg",
     # the loop and the experiments
     "optimize",
     "stylize",
+    # the Gatys et al. 2017 controls (helpers.nst.controls)
+    "stylize_controlled",
+    "blend_row",
+    "multiscale",
+    "compare_multiscale",
+    "ScaledResult",
     "reconstruct_content",
     "reconstruct_style",
     "alpha_beta_grid",
     "content_style_grid",
     "run_grid",
+    "carried_ratio",
+    "output_pixels",
     "build_network",
+    # recipes
+    "Recipe",
+    "RECIPES",
+    "RECIPE_NAMES",
+    "get_recipe",
+    "recipes_table",
     "BatchedLBFGS",
     # objectives
     "Objective",
@@ -112,6 +147,8 @@ __all__ = [
     "layer_weights",
     "parse_layer_spec",
     "spec_label",
+    "ratio_at",
+    "size_free_ratio",
     # results and reading them
     "TransferResult",
     "History",
@@ -124,15 +161,18 @@ __all__ = [
     "estimate_memory",
     "available_memory",
     # constants
+    "ADAM_LR",
     "ALPHA_BETA_RATIOS",
     "BERKELEY_LR",
     "BERKELEY_STEPS",
     "CMU_GROUPS",
     "DEFAULT_CONTENT_LAYERS",
     "DEFAULT_RATIO",
+    "DEFAULT_RATIO_512",
     "DEFAULT_STYLE_LAYERS",
     "GROWING_SUBSETS",
     "INITS",
     "OPTIMIZERS",
+    "REFERENCE_PIXELS",
     "SINGLE_LAYERS",
 ]

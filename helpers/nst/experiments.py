@@ -25,10 +25,12 @@ from .objective import (
     ALPHA_BETA_RATIOS,
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_RATIO,
+    DEFAULT_RATIO_512,
     DEFAULT_STYLE_LAYERS,
     GROWING_SUBSETS,
     LayerSpec,
     Objective,
+    ratio_at,
     spec_label,
 )
 from .results import TransferResult
@@ -164,21 +166,44 @@ def reconstruct_style(style: Images,
     return run_grid(rows, cols, base={"alpha": 0.0, "beta": 1.0}, init=init, **options)
 
 
+def output_pixels(content: ImageLike, size=None) -> int:
+    """H·W of the output for ``content`` at ``size`` (the rule of :func:`optimize`)."""
+    from ..images import target_shape
+    from .inputs import as_array
+
+    h, w = target_shape(as_array(content, "content image").shape[:2], size)
+    return int(h) * int(w)
+
+
+def carried_ratio(size_free: float, content: ImageLike, size=None, *,
+                  content_norm: str = "sum") -> float:
+    """alpha/beta for ``content`` at ``size`` from a size-free (512²) ratio, see
+    :func:`helpers.nst.objective.ratio_at`."""
+    return ratio_at(size_free, output_pixels(content, size), content_norm=content_norm)
+
+
 def stylize(content: ImageLike, style: Images, *, ratio: float | None = None,
             alpha: float | None = None, beta: float | None = None,
+            size_free_ratio: float | None = None,
             content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
             style_layers: LayerSpec = DEFAULT_STYLE_LAYERS, tv_weight: float = 0.0,
             init: str | ImageLike = "content", **options) -> TransferResult:
     """Neural style transfer of ``content`` with ``style`` (one style, or several as one batch).
 
-    Give either ``ratio`` (alpha/beta; alpha = ratio, beta = 1) or ``alpha`` and ``beta``
-    (default ratio :data:`DEFAULT_RATIO`).  Several styles (``{name: image}`` or a list) run as
-    one batch, one column each.  ``options`` go to :func:`helpers.nst.optimize`.
+    Give one of ``ratio`` (alpha/beta at this size; alpha = ratio, beta = 1), ``alpha`` and
+    ``beta``, or ``size_free_ratio`` (the 512² value, carried to the output's size by
+    :func:`carried_ratio`; default :data:`DEFAULT_RATIO_512`).  Several styles (``{name:
+    image}`` or a list) run as one batch, one column each.  ``options`` go to
+    :func:`helpers.nst.optimize` (a recipe's: ``**recipe.options(...)``).
     """
-    if ratio is not None and (alpha is not None or beta is not None):
-        raise UserError("give either ratio or alpha/beta, not both")
-    if ratio is None and alpha is None and beta is None:
-        ratio = DEFAULT_RATIO
+    given = [ratio is not None, alpha is not None or beta is not None, size_free_ratio is not None]
+    if sum(given) > 1:
+        raise UserError("give one of ratio, alpha/beta or size_free_ratio, not several")
+    if not any(given):
+        size_free_ratio = DEFAULT_RATIO_512
+    if size_free_ratio is not None:
+        ratio = carried_ratio(size_free_ratio, content, options.get("size"),
+                              content_norm=options.get("content_norm", "sum"))
     if ratio is not None:
         weights = {"ratio": ratio}
     else:
@@ -205,17 +230,25 @@ def alpha_beta_grid(content: ImageLike, style: ImageLike, *,
                     style=style, **options)
 
 
-def content_style_grid(contents: Images, styles: Images, *, ratio: float = DEFAULT_RATIO,
+def content_style_grid(contents: Images, styles: Images, *, ratio: float | None = None,
+                       size_free_ratio: float | None = None,
                        content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
                        style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
                        **options) -> TransferResult:
     """Every content × every style (CMU's grid): one batch per content image (they may differ
-    in shape), the styles of a row batched together."""
+    in shape), the styles of a row batched together.  ``ratio`` is used as given; else
+    ``size_free_ratio`` (default :data:`DEFAULT_RATIO_512`) is carried to each photo's size."""
+    if ratio is not None and size_free_ratio is not None:
+        raise UserError("give ratio or size_free_ratio, not both")
     contents, styles = _named(contents), _named(styles)
-    base = {"ratio": ratio, "content_layers": content_layers, "style_layers": style_layers}
     cols = {name: {"style": img} for name, img in styles.items()}
-    parts = [run_grid({name: {}}, cols, base=base, content=img, **options)
-             for name, img in contents.items()]
+    parts = []
+    for name, img in contents.items():
+        r = ratio if ratio is not None else carried_ratio(
+            DEFAULT_RATIO_512 if size_free_ratio is None else size_free_ratio, img,
+            options.get("size"), content_norm=options.get("content_norm", "sum"))
+        base = {"ratio": r, "content_layers": content_layers, "style_layers": style_layers}
+        parts.append(run_grid({name: {}}, cols, base=base, content=img, **options))
     return TransferResult.concat(parts, rows=list(contents), cols=list(styles))
 
 

@@ -4,6 +4,13 @@ Part of :mod:`helpers.nst`; imports nothing but torch.  The optimisation loop
 (:mod:`helpers.nst.loop`) drives it one function evaluation at a time, so a batch of
 configurations shares each forward+backward pass while every element keeps its own history,
 step and line search: a batched run follows the same trajectory as the individual runs.
+
+With ``bounds=(lo, hi)`` it is a projected L-BFGS (in the spirit of Kim, Sra & Dhillon's
+projected quasi-Newton method and of L-BFGS-B's active set): every trial point is clipped to the
+box, a variable at a bound whose gradient points outwards is held fixed when the direction is
+computed, and the Armijo test uses the step actually taken.  The optimiser then never leaves the
+box, so the image it returns is the image it optimised (no clamp afterwards that undoes part of
+the optimisation).
 """
 
 from __future__ import annotations
@@ -34,11 +41,23 @@ class BatchedLBFGS:
     has stopped (stationary, or no descent after ``max_backtracks`` with a fresh history).
     Raises :class:`FloatingPointError` when a value or gradient at the initial point is not
     finite.
+
+    ``bounds=(lo, hi)``: keep every variable in ``[lo, hi]`` (the initial point is clipped into
+    the box): projected trial points, directions over the free variables only (a variable
+    at a bound whose gradient pushes outwards is fixed), and the Armijo condition
+    ``f(P(x + t·d)) <= f(x) + c1·gᵀ(P(x + t·d) − x)``.  ``None``: unconstrained.
     """
 
     def __init__(self, trial: Tensor, *, history_size: int = 20, c1: float = 1e-4,
-                 first_step: float = 0.05, max_backtracks: int = 20) -> None:
+                 first_step: float = 0.05, max_backtracks: int = 20,
+                 bounds: tuple[float, float] | None = None) -> None:
         b, d = trial.shape
+        self.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
+        if self.bounds is not None:
+            if not self.bounds[0] < self.bounds[1]:
+                raise ValueError(f"bounds must be (lo, hi) with lo < hi, got {bounds}")
+            with torch.no_grad():
+                trial.clamp_(*self.bounds)
         self.trial = trial
         self.m = history_size
         self.c1 = c1
@@ -50,6 +69,7 @@ class BatchedLBFGS:
         self.f = torch.full((b,), math.inf, dtype=trial.dtype, device=trial.device)
         self.t = torch.ones(b, dtype=trial.dtype, device=trial.device)
         self.gd = torch.zeros(b, dtype=trial.dtype, device=trial.device)
+        self.slope = torch.zeros(b, dtype=trial.dtype, device=trial.device)  # gᵀ(trial − x)
         self.gamma = torch.ones(b, dtype=trial.dtype, device=trial.device)
         self.S = trial.new_zeros(self.m, b, d)
         self.Y = trial.new_zeros(self.m, b, d)
@@ -92,8 +112,13 @@ class BatchedLBFGS:
         return out
 
     def _direction(self) -> None:
-        """d = −H·g by the two-loop recursion (Nocedal & Wright, Alg. 7.4), per element."""
+        """d = −H·g by the two-loop recursion (Nocedal & Wright, Alg. 7.4), per element; with
+        bounds d = −P·H·P·g, ``P`` zeroing the variables held at a bound (still a descent
+        direction: ``P·H·P`` is positive semi-definite)."""
+        free = self._free()
         q = self._q.copy_(self.g)
+        if free is not None:
+            q.mul_(free)
         pairs = self._slots()
         alphas = []
         for s, y, rho in pairs:
@@ -101,13 +126,25 @@ class BatchedLBFGS:
             q.addcmul_(y, a.unsqueeze(1), value=-1.0)
             alphas.append(a)
         fresh = torch.tensor([c == 0 for c in self.count], device=q.device)
-        first = self.first_step / self.g.abs().amax(dim=1).clamp_min(1e-30)
+        # a fresh element has no pairs, so q is still its (free) gradient here
+        first = self.first_step / q.abs().amax(dim=1).clamp_min(1e-30)
         scale = torch.where(fresh, first, self.gamma)
         q.mul_(scale.unsqueeze(1))
         for (s, y, rho), a in zip(reversed(pairs), reversed(alphas)):
             b = rho * _dot(y, q)
             q.addcmul_(s, (a - b).unsqueeze(1))
+        if free is not None:
+            q.mul_(free)
         torch.neg(q, out=self.d)
+
+    def _free(self) -> Tensor | None:
+        """``(B, D)`` 1 where a variable may move, 0 where it sits at a bound and the gradient
+        pushes it outwards (None without bounds)."""
+        if self.bounds is None:
+            return None
+        lo, hi = self.bounds
+        held = ((self.x <= lo) & (self.g > 0)) | ((self.x >= hi) & (self.g < 0))
+        return (~held).to(self.x.dtype)
 
     def _reset(self, i: int) -> None:
         self.count[i] = 0
@@ -135,6 +172,11 @@ class BatchedLBFGS:
             self._new_direction()
         step = self.t * torch.tensor(self.active, dtype=self.t.dtype, device=self.t.device)
         torch.addcmul(self.x, self.d, step.unsqueeze(1), out=self.trial)
+        if self.bounds is None:
+            self.slope = self.t * self.gd
+        else:
+            self.trial.clamp_(*self.bounds)
+            self.slope = _dot(self.g, torch.sub(self.trial, self.x, out=self._s))
         return accept
 
     def _accepted(self, f: Tensor, g: Tensor) -> Tensor:
@@ -146,7 +188,7 @@ class BatchedLBFGS:
                     "the loss or its gradient is not finite at the initial image"
                 )
             return torch.ones_like(finite)
-        armijo = f <= self.f + self.c1 * self.t * self.gd
+        armijo = f <= self.f + self.c1 * self.slope
         return finite & armijo
 
     def _store_pairs(self, accept: Tensor, g: Tensor) -> None:
@@ -190,8 +232,9 @@ class BatchedLBFGS:
         """Shorter steps for the rejected trials; True when a history was reset (the direction
         must be recomputed)."""
         recompute = False
-        dec = f - self.f - self.t * self.gd
-        t_quad = -self.gd * self.t.square() / (2.0 * dec.clamp_min(1e-30))
+        # quadratic through f(x), the slope of the step taken and f(trial), as a function of t
+        dec = f - self.f - self.slope
+        t_quad = -self.slope * self.t / (2.0 * dec.clamp_min(1e-30))
         t_new = torch.minimum(torch.maximum(t_quad, 0.1 * self.t), 0.5 * self.t)
         t_new = torch.where(torch.isfinite(f), t_new, 0.1 * self.t)
         self.t = torch.where(accept, torch.ones_like(self.t), t_new)
@@ -221,7 +264,9 @@ class BatchedLBFGS:
                     self._reset(i)
             self._direction()
             self.gd = _dot(self.g, self.d)
-        stationary = ((self.g.abs().amax(dim=1) == 0) | (self.gd >= 0)).tolist()
+        free = self._free()
+        g = self.g if free is None else self.g * free
+        stationary = ((g.abs().amax(dim=1) == 0) | (self.gd >= 0)).tolist()
         for i, s in enumerate(stationary):
             if s:
                 self.active[i] = False

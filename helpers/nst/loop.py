@@ -40,7 +40,7 @@ from .inputs import (
 )
 from .lbfgs import BatchedLBFGS
 from .memory import check_memory
-from .objective import BERKELEY_LR, INITS, OPTIMIZERS, Objective
+from .objective import ADAM_LR, BERKELEY_LR, INITS, OPTIMIZERS, Objective
 from .results import Interrupted, Step, TransferResult
 
 # --- the network ------------------------------------------------------------------------------
@@ -81,9 +81,11 @@ def optimize(
     noise: float = 0.05,
     optimizer: str = "lbfgs",
     steps: int = 300,
-    lr: float = BERKELEY_LR,
+    lr: float = ADAM_LR,
     history_size: int = 20,
+    bounded: bool = True,
     gram: str = "raw",
+    content_norm: str = "sum",
     seed: int | Sequence[int] = 0,
     device: str | torch.device = "auto",
     pooling: str = "avg",
@@ -93,6 +95,7 @@ def optimize(
     progress: bool = True,
     callback: Callable[[Step], None] | None = None,
     desc: str | None = None,
+    style_mix: Callable | None = None,
 ) -> TransferResult:
     """Optimise a batch of images, one per objective, with one forward+backward pass per evaluation.
 
@@ -114,15 +117,24 @@ def optimize(
             layers barely see, so they survive a short optimisation (notebook 02 shows both).
         optimizer: ``"lbfgs"`` (default) | ``"adam"``.
         steps: budget of function evaluations (forward+backward passes), > 0.
-        lr: Adam's learning rate in [0, 1] pixel units (default :data:`BERKELEY_LR`).
+        lr: Adam's learning rate in [0, 1] pixel units (default :data:`ADAM_LR`, the project's
+            choice; Berkeley's is :data:`BERKELEY_LR` = 0.2).
         history_size: L-BFGS memory (curvature pairs per element).
-        gram: ``"raw"`` (paper) | ``"mean"``, see :mod:`helpers.nst.losses`.
+        bounded: L-BFGS keeps every pixel in [0, 1] (projected steps, see
+            :class:`BatchedLBFGS`), so the image it optimises is the image it returns.
+            ``False``: unconstrained L-BFGS as in the paper's code, clamped once at the end (a
+            named departure the other way: the clamp then undoes part of the optimisation).
+        gram: ``"raw"`` (paper) | ``"mean"`` | ``"berkeley"``, see :mod:`helpers.nst.losses`.
+        content_norm: ``"sum"`` (paper, ``½·Σ``) | ``"mean"`` (Berkeley's MSE).
         seed: noise seed, shared (every element starts from the same noise) or one per element.
         device, pooling, weights: see :class:`helpers.nst.vgg.VGGFeatures`.
         record_every: history interval in evaluations (default ``max(1, steps // 100)``).
         max_batch: split larger batches into runs of at most this many elements.
         progress: show a tqdm bar (``False`` for none).
         callback: called with a :class:`Step` at every recorded evaluation.
+        style_mix: several (masked, blended) style images per output instead of ``style``'s
+            one: ``style_mix(objectives, model, prepared, style_layers, gram)`` returns the
+            style targets (:class:`helpers.nst.losses.StyleMix`); see :mod:`helpers.nst.controls`.
 
     Returns:
         :class:`TransferResult`.  Raises :class:`UserError` for bad input, a non-finite loss
@@ -135,6 +147,9 @@ def optimize(
     steps = _checked_options(objs, optimizer=optimizer, steps=steps, lr=lr,
                              history_size=history_size, gram=gram, pooling=pooling, init=init,
                              noise=noise)
+    if content_norm not in losses.CONTENT_NORMS:
+        raise UserError(f"content_norm must be one of {', '.join(losses.CONTENT_NORMS)}, "
+                        f"got {content_norm!r}")
     record_every = record_every or max(1, steps // 100)
     if record_every < 1:
         raise UserError(f"record_every must be >= 1, got {record_every}")
@@ -159,9 +174,11 @@ def optimize(
                         prep.style_shape)
         results.append(_run(objs[lo:hi], part, model, init=init, noise=float(noise),
                             optimizer=optimizer, steps=steps, lr=lr, history_size=history_size,
-                            gram=gram, seeds=seeds[lo:hi], record_every=record_every,
+                            bounded=bounded,
+                            gram=gram, content_norm=content_norm, seeds=seeds[lo:hi],
+                            record_every=record_every,
                             progress=progress, callback=callback, desc=desc,
-                            device_label=device_name(dev)))
+                            device_label=device_name(dev), style_mix=style_mix))
     result = TransferResult.concat(results) if len(results) > 1 else results[0]
     result.seconds = time.perf_counter() - start
     return result
@@ -235,7 +252,7 @@ def _prepared_inputs(objs: list[Objective], content, style, init, *, size, style
 
 def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init, noise,
          optimizer, steps, lr, history_size, gram, seeds, record_every, progress, callback, desc,
-         device_label) -> TransferResult:
+         device_label, content_norm="sum", bounded=True, style_mix=None) -> TransferResult:
     """Optimise one batch: targets once, then ``steps`` evaluations (see :func:`optimize`)."""
     start = time.perf_counter()
     dev = model.device
@@ -246,10 +263,13 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
         name for o in objs if o.beta > 0 for name in o.style_layers))
     terms = _terms(objs, content_layers, style_layers, dev)
     content_targets, style_targets = _targets(model, prep, content_layers, style_layers, gram)
+    if style_mix is not None and style_layers:  # several style images: helpers.nst.controls
+        style_targets = style_mix(objs, model, prep, style_layers, gram)
     x0 = _initial_image(init, prep, seeds, noise, dev)
     x = x0.detach().clone().contiguous().requires_grad_(True)
-    evaluate = _evaluator(model, terms, content_targets, style_targets, gram, b)
+    evaluate = _evaluator(model, terms, content_targets, style_targets, gram, b, content_norm)
     loop = _Loop(x, b, evaluate, optimizer=optimizer, lr=lr, history_size=history_size,
+                 bounded=bounded,
                  callback=callback, steps=steps, progress=progress, desc=desc)
     try:
         loop.run(steps, record_every)
@@ -258,7 +278,8 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
         raise Interrupted(_partial(objs, loop, start, device_label, optimizer)) from None
     loop.bar.close()
     loop_seconds = time.perf_counter() - loop.loop_start
-    image = loop.latest_image().clamp_(0.0, 1.0)
+    # the delivered image: clamped to [0, 1] and quantised to 8 bits, as a PNG holds it
+    image = loop.latest_image().clamp_(0.0, 1.0).mul_(255.0).round_().div_(255.0)
     if not bool(torch.isfinite(image).all()):
         cause = (f"the learning rate lr={lr:g} is probably too high" if optimizer == "adam"
                  else "try fewer layers or another init")
@@ -332,7 +353,7 @@ def _style_targets(model: vgg.VGGFeatures, prep: Prepared, style_layers: list[st
         feats = model(to_tensor(img, dev))
         for name in style_layers:
             g = losses.gram_matrix(feats[name], gram=gram)
-            if gram == "raw" and img.shape[:2] != (h, w):
+            if gram in ("raw", "berkeley") and img.shape[:2] != (h, w):
                 # departs from the paper, whose formula assumes equal sizes: a raw Gram
                 # grows with the positions M, so rescale the style's to the output's M
                 d = vgg.downsampling(name)
@@ -364,14 +385,14 @@ def _initial_image(init, prep: Prepared, seeds: list, noise: float, dev) -> Tens
 
 
 def _evaluator(model: vgg.VGGFeatures, terms: _Terms, content_targets: dict[str, Tensor],
-               style_targets: dict[str, Tensor], gram: str, b: int):
+               style_targets: dict[str, Tensor], gram: str, b: int, content_norm: str = "sum"):
     """``evaluate(image, backward=, scale=)`` -> (detached losses by key, scale): one forward
     (and backward) pass of the whole batch; ``scale`` (the first totals) divides each
     element's objective before the gradient is taken."""
 
     def evaluate(image: Tensor, *, backward: bool, scale: Tensor | None):
         feats = model(image)
-        c_layers = losses.content_losses(feats, content_targets)
+        c_layers = losses.content_losses(feats, content_targets, norm=content_norm)
         s_layers = losses.style_losses(feats, style_targets, gram=gram)
         zero = image.new_zeros(b)
         content_ = losses.weighted_sum(c_layers, terms.wc) if terms.wc else zero
@@ -398,12 +419,15 @@ class _Loop:
     latest accepted iterates (``current``), the records and the progress bar."""
 
     def __init__(self, x: Tensor, b: int, evaluate, *, optimizer: str, lr: float,
-                 history_size: int, callback, steps: int, progress: bool, desc: str | None):
+                 history_size: int, callback, steps: int, progress: bool, desc: str | None,
+                 bounded: bool = True):
         from tqdm import tqdm
 
         self.x, self.b, self.evaluate, self.lr, self.callback = x, b, evaluate, lr, callback
         flat = x.detach().view(b, -1)
-        self.lbfgs = BatchedLBFGS(flat, history_size=history_size) if optimizer == "lbfgs" else None
+        self.lbfgs = (BatchedLBFGS(flat, history_size=history_size,
+                                   bounds=(0.0, 1.0) if bounded else None)
+                      if optimizer == "lbfgs" else None)
         self.adam = torch.optim.Adam([x], lr=lr) if optimizer == "adam" else None
         self.records: list[tuple[int, float, dict[str, np.ndarray]]] = []
         self.current: dict[str, Tensor] | None = None
@@ -459,7 +483,8 @@ class _Loop:
             raise UserError(
                 f"adam: the loss became non-finite (NaN/inf) at evaluation {k} for batch "
                 f"element(s) {bad}; the learning rate lr={self.lr:g} is probably too high (the "
-                f"Berkeley recipe is {BERKELEY_LR:.3g} in pixel units): lower it and run again"
+                f"Berkeley recipe's is {BERKELEY_LR:.3g}, the project's default {ADAM_LR:.3g}): "
+                "lower it and run again"
             )
         self.current = parts
         self.adam.step()

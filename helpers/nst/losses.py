@@ -15,7 +15,9 @@ Definitions (the paper's, and the defaults):
 * Style loss of a layer: ``E_l = Σ_ij (G_ij − A_ij)² / (4·N²·M²)``; style loss ``Σ_l w_l·E_l``.
 * Content loss of a layer: ``½·Σ (F − P)²``; content loss ``Σ_l w_l·C_l``.
 
-Named alternative (never the default): ``gram="mean"`` uses the Gram matrix divided by ``N·M``
+Named alternatives (never the default): ``gram="berkeley"`` is the Berkeley writeup's
+``mean_ij (G − A)² / (4·N²·M²)`` = ``E_l / N²`` on the raw Gram, with its MSE content loss
+``content_norm="mean"``; ``gram="mean"`` uses the Gram matrix divided by ``N·M``
 (the PyTorch tutorial's ``G / (a·b·c·d)`` per image) and the layer loss ``mean_ij (G − A)²``.
 Since ``Σ(G−A)²/(4N²M²) = ¼·Σ((G−A)/M)²/N²``, that equals the paper's ``E_l·4/N²``: it weights
 layers with many filters ``N`` less.
@@ -24,11 +26,14 @@ layers with many filters ``N`` less.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-GRAM_NORMS = ("raw", "mean")
+GRAM_NORMS = ("raw", "mean", "berkeley")
+CONTENT_NORMS = ("sum", "mean")
+"""``"sum"`` (paper): ``½·Σ (F − P)²``; ``"mean"`` (Berkeley's MSE): ``Σ (F − P)² / (N·M)``."""
 
 Weight = float | Tensor
 """A per-layer weight: one float for the whole batch or a ``(B,)`` tensor (one per element)."""
@@ -44,7 +49,8 @@ def gram_matrix(features: Tensor, *, gram: str = "raw") -> Tensor:
 
     Args:
         features: ``(B, N, H, W)`` activations of one layer.
-        gram: ``"raw"`` (paper, default): ``G = F·Fᵀ``; ``"mean"``: ``F·Fᵀ / (N·M)``.
+        gram: ``"raw"`` (paper, default) and ``"berkeley"``: ``G = F·Fᵀ``; ``"mean"``:
+            ``F·Fᵀ / (N·M)``.
 
     Returns:
         ``(B, N, N)``, symmetric positive semi-definite.
@@ -97,14 +103,19 @@ def style_layer_loss(features: Tensor, target_gram: Tensor, *, gram: str = "raw"
         features: ``(B, N, H, W)`` activations of the generated image(s).
         target_gram: ``(B or 1, N, N)`` symmetric Gram matrix of the style image, computed with
             the same ``gram`` normalisation.
-        gram: ``"raw"`` (paper): ``Σ (G − A)² / (4·N²·M²)``; ``"mean"``: ``mean (G − A)²``.
+        gram: ``"raw"`` (paper): ``Σ (G − A)² / (4·N²·M²)``; ``"mean"``: ``mean (G − A)²``;
+            ``"berkeley"``: ``mean (G − A)² / (4·N²·M²)``.
     """
+    if isinstance(target_gram, StyleMix):  # several (masked) style images, see StyleMix
+        return target_gram.loss(features, gram=gram)
     _check_gram(gram)
     b, n, h, w = features.shape
     m = h * w
     flat = features.reshape(b, n, m)
     if gram == "mean":
         return _GramLoss.apply(flat, target_gram, 1.0 / (n * m), 1.0 / (n * n))
+    if gram == "berkeley":
+        return _GramLoss.apply(flat, target_gram, 1.0, 1.0 / (4.0 * n**4 * m * m))
     return _GramLoss.apply(flat, target_gram, 1.0, 1.0 / (4.0 * n * n * m * m))
 
 
@@ -118,21 +129,29 @@ def style_losses(
     }
 
 
-def content_layer_loss(features: Tensor, target: Tensor) -> Tensor:
+def content_layer_loss(features: Tensor, target: Tensor, *, norm: str = "sum") -> Tensor:
     """One layer's content loss ``½·Σ (F − P)²`` per batch element, ``(B,)``.
 
     Args:
         features: ``(B, N, H, W)`` activations of the generated image(s).
         target: ``(B or 1, N, H, W)`` activations of the content image.
+        norm: ``"sum"`` (paper): ``½·Σ (F − P)²``; ``"mean"`` (Berkeley's MSE):
+            ``Σ (F − P)² / (N·M)``, which does not grow with the image size.
     """
-    return 0.5 * (features - target).square().sum(dim=(1, 2, 3))
+    if norm not in CONTENT_NORMS:
+        raise ValueError(f"norm must be one of {CONTENT_NORMS}, got {norm!r}")
+    sq = (features - target).square()
+    if norm == "mean":
+        return sq.mean(dim=(1, 2, 3))
+    return 0.5 * sq.sum(dim=(1, 2, 3))
 
 
 def content_losses(
-    features: Mapping[str, Tensor], targets: Mapping[str, Tensor]
+    features: Mapping[str, Tensor], targets: Mapping[str, Tensor], *, norm: str = "sum"
 ) -> dict[str, Tensor]:
     """Unweighted per-layer content losses ``{layer: (B,)}`` for every layer in ``targets``."""
-    return {name: content_layer_loss(features[name], target) for name, target in targets.items()}
+    return {name: content_layer_loss(features[name], target, norm=norm)
+            for name, target in targets.items()}
 
 
 def weighted_sum(per_layer: Mapping[str, Tensor], weights: Mapping[str, Weight]) -> Tensor:
@@ -196,3 +215,99 @@ def total_variation(image: Tensor) -> Tensor:
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
     return dy.square().sum(dim=(1, 2, 3)) + dx.square().sum(dim=(1, 2, 3))
+
+
+# --- guided (masked) and blended style targets: Gatys et al. 2017, "Controlling Perceptual
+# Factors in Neural Style Transfer", sections 4 (spatial control) and 6 (mixing styles) ---------
+
+
+def layer_mask(mask: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A guidance mask at a layer's resolution: ``(1 or B, 1, H, W)`` in [0, 1] -> ``(…, 1, h, w)``.
+
+    Area averaging (each layer position gets the mean of the pixels it pools), the paper's
+    simple downsampling of the guidance channels.
+    """
+    if tuple(mask.shape[-2:]) == tuple(shape):
+        return mask
+    return torch.nn.functional.adaptive_avg_pool2d(mask, shape)
+
+
+def _gram_scales(gram: str, n: int, m: int) -> tuple[float, float]:
+    """``(s, k)`` of :class:`_GramLoss` for one layer, as :func:`style_layer_loss` uses them."""
+    if gram == "mean":
+        return 1.0 / (n * m), 1.0 / (n * n)
+    if gram == "berkeley":
+        return 1.0, 1.0 / (4.0 * n**4 * m * m)
+    _check_gram(gram)
+    return 1.0, 1.0 / (4.0 * n * n * m * m)
+
+
+def _masked(features: Tensor, mask: Tensor) -> tuple[Tensor, float]:
+    """``F∘m`` flattened to ``(B, N, M)`` and the Gram's area factor ``M / Σ m²``."""
+    b, n, h, w = features.shape
+    m = layer_mask(mask.to(features.dtype), (h, w))
+    area = float(m.square().sum()) / m.shape[0]
+    if area <= 0:
+        raise ValueError("the guidance mask is empty at this layer's resolution")
+    return (features * m).reshape(b, n, h * w), (h * w) / area
+
+
+def guided_gram_matrix(features: Tensor, mask: Tensor, *, gram: str = "raw") -> Tensor:
+    """The guided Gram matrix of one region: features times the mask, normalised by its area.
+
+    ``G_r = (F∘m)(F∘m)ᵀ · M / a`` with ``m`` the mask at the layer's resolution
+    (:func:`layer_mask`) and ``a = Σ m²`` (the region's pixel count for a 0/1 mask): the Gram
+    of a region is rescaled to ``M`` positions, so it compares with a whole style image's
+    Gram (and a mask of ones gives :func:`gram_matrix`).
+
+    Args:
+        features: ``(B, N, H, W)``; mask: ``(1 or B, 1, H', W')`` in [0, 1], any resolution.
+    """
+    b, n, h, w = features.shape
+    flat, factor = _masked(features, mask)
+    g = torch.bmm(flat, flat.transpose(1, 2)) * factor
+    return g / (n * h * w) if gram == "mean" else g
+
+
+def guided_style_layer_loss(features: Tensor, target_gram: Tensor, mask: Tensor | None, *,
+                            gram: str = "raw") -> Tensor:
+    """One layer's style loss inside a region, ``(B,)``: :func:`style_layer_loss` with the
+    Gram replaced by :func:`guided_gram_matrix` (``mask=None``: the plain loss)."""
+    if mask is None:
+        return style_layer_loss(features, target_gram, gram=gram)
+    b, n, h, w = features.shape
+    flat, factor = _masked(features, mask)
+    s, k = _gram_scales(gram, n, h * w)
+    return _GramLoss.apply(flat, target_gram, s * factor, k)
+
+
+@dataclass(eq=False)
+class StyleMix:
+    """One layer's target for several style images: ``Σ_s w_s · E_l(s)`` per batch element.
+
+    ``E_l(s)`` is the layer's style loss against style ``s``'s Gram matrix, inside its mask
+    when it has one (:func:`guided_style_layer_loss`).  :func:`style_layer_loss` accepts a
+    ``StyleMix`` wherever it accepts a Gram matrix, so the optimisation loop needs nothing
+    else; :mod:`helpers.nst.controls` builds them.
+
+    Attributes:
+        grams: one ``(1, N, N)`` Gram matrix per style (as :func:`gram_matrix` makes them).
+        weights: ``(S, B or 1)`` blend weights ``w_s`` per batch element.
+        masks: one ``(1, 1, H, W)`` guidance mask per style, or ``None`` (the whole image).
+    """
+
+    grams: tuple[Tensor, ...]
+    weights: Tensor
+    masks: tuple[Tensor | None, ...]
+
+    def loss(self, features: Tensor, *, gram: str = "raw") -> Tensor:
+        total: Tensor | None = None
+        for s, (target, mask) in enumerate(zip(self.grams, self.masks, strict=True)):
+            w = self.weights[s]
+            if not bool((w != 0).any()):
+                continue  # a style nobody uses costs nothing (and 1:0 is the single style)
+            term = guided_style_layer_loss(features, target, mask, gram=gram) * w
+            total = term if total is None else total + term
+        if total is None:
+            raise ValueError("every style weight is zero")
+        return total

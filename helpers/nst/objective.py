@@ -19,12 +19,44 @@ from . import vgg
 
 # --- defaults --------------------------------------------------------------------------------
 
-BERKELEY_LR = 0.2 * 0.226
-"""The Berkeley recipe's Adam lr 0.2 (ImageNet-normalised units) in [0, 1] pixel units."""
+BERKELEY_LR = 0.2
+"""The Berkeley writeup's Adam lr.  Its NormLayer sits *inside* the network, so Adam steps the
+[0, 1] image and 0.2 is already in pixel units (an earlier ``0.2 · 0.226`` conversion was wrong)."""
+ADAM_LR = 0.045
+"""The project's own Adam default (pixel units), not Berkeley's: measured at 128², relu
+features, 300 steps, lr 0.045 reached a lower delivered loss (5.7e7) than lr 0.2 (7.0e7)."""
 BERKELEY_STEPS = 1200
 
-DEFAULT_RATIO = 1e-2
-"""alpha/beta chosen in notebook 03 with the Caffe weights, the paper layers and 128-px images."""
+REFERENCE_PIXELS = 512 * 512
+"""The image area a size-free alpha/beta is quoted at (paper scale, 512 × 512)."""
+DEFAULT_RATIO_512 = 3e-4
+"""Size-free alpha/beta (:func:`ratio_at`): the value at 512 × 512 px, chosen in notebook 03
+(Caffe weights, relu features, paper losses).  At ``P`` pixels the ratio is
+``DEFAULT_RATIO_512 · 512² / P``: the paper's content loss sums over positions and its style
+loss does not, so the balance point scales like ``1/P`` (measured in notebook 03)."""
+
+
+def ratio_at(size_free: float, pixels: int, *, content_norm: str = "sum") -> float:
+    """The alpha/beta at an image of ``pixels`` (H·W) for a size-free ratio (its 512² value).
+
+    With the paper's content loss ``½·Σ`` over positions (``content_norm="sum"``) the balance
+    point scales like ``1/pixels`` (notebook 03 measures the law), so the ratio is
+    ``size_free · 512² / pixels``; with a mean content loss (``"mean"``, Berkeley's and CMU's)
+    both terms are size-free and the ratio is ``size_free`` at every size.
+    """
+    size_free = _check_weight("size-free alpha/beta", size_free)
+    if int(pixels) <= 0:
+        raise UserError(f"pixels must be positive, got {pixels}")
+    return size_free * REFERENCE_PIXELS / int(pixels) if content_norm == "sum" else size_free
+
+
+def size_free_ratio(ratio: float, pixels: int, *, content_norm: str = "sum") -> float:
+    """Inverse of :func:`ratio_at`: the 512²-equivalent of ``ratio`` used at ``pixels``."""
+    return ratio / ratio_at(1.0, pixels, content_norm=content_norm)
+
+
+DEFAULT_RATIO = DEFAULT_RATIO_512 * REFERENCE_PIXELS / (128 * 128)
+"""alpha/beta at 128 × 128 px (:data:`DEFAULT_RATIO_512` carried to that size)."""
 DEFAULT_CONTENT_LAYERS: dict[str, float] = {vgg.CONTENT_LAYER_PAPER: 1.0}
 DEFAULT_STYLE_LAYERS: dict[str, float] = {name: 0.2 for name in vgg.STYLE_LAYERS}
 

@@ -6,6 +6,9 @@ the activations this network returns; it imports only the plumbing (errors, runt
 Layer names follow the papers (``conv1_1`` ... ``conv5_4``, ``relu1_1`` ..., ``pool1`` ...)
 and map onto torchvision's ``vgg19().features`` indices.  Activations are collected with
 forward hooks and returned as a dict; the network is cut after the deepest requested layer.
+The default features are the rectified ones (``relu1_1`` … ``relu5_1``, ``relu4_2``), which is
+what the papers' "conv1_1" meant (see :data:`STYLE_LAYERS`); ``conv*`` names give the
+pre-activation responses, a named variant.
 
 Weight sets:
 
@@ -60,10 +63,36 @@ LAYER_NAMES: tuple[str, ...] = tuple(_layer_names())
 LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
 CONV_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
 
-STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-"""Gatys et al.'s style layers (torchvision indices 0, 5, 10, 19, 28)."""
-CONTENT_LAYER_PAPER = "conv4_2"
-CONTENT_LAYER_BERKELEY = "conv4_1"
+# The paper's "conv1_1" is the *rectified* activation: Caffe runs its ReLU in place on the conv
+# blob, Gatys' own PyTorch code names the layers r11 … r51 and r42, and Berkeley's hooks on
+# torchvision's conv modules [0, 5, 10, 19, 28] see the blob after the in-place ReLU.  Here the
+# ReLUs are not in place, so ``relu1_1`` is that rectified activation and ``conv1_1`` the
+# pre-activation response: a named variant (CONV_STYLE_LAYERS), a different objective.
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+"""Gatys et al.'s style layers, rectified (after torchvision indices 0, 5, 10, 19, 28)."""
+CONTENT_LAYER_PAPER = "relu4_2"
+CONTENT_LAYER_BERKELEY = "relu4_1"
+CONV_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+"""The pre-activation variant of :data:`STYLE_LAYERS` (the conv outputs before the ReLU)."""
+CONV_CONTENT_LAYER = "conv4_2"
+"""The pre-activation variant of :data:`CONTENT_LAYER_PAPER`."""
+FEATURE_KINDS = ("relu", "conv")
+"""``"relu"``: rectified activations (the papers' features); ``"conv"``: pre-activation."""
+
+
+def as_kind(layers: Iterable[str], kind: str) -> list[str]:
+    """``layers`` renamed to their ``relu`` (rectified) or ``conv`` (pre-activation) variant.
+
+    ``as_kind(["conv1_1", "pool1"], "relu") == ["relu1_1", "pool1"]``; pooling layers stay.
+    """
+    if kind not in FEATURE_KINDS:
+        raise UserError(f"feature kind must be one of {', '.join(FEATURE_KINDS)}, got {kind!r}")
+    out = []
+    for name in check_layers(layers):
+        if name.startswith(("conv", "relu")):
+            name = kind + name[4:]
+        out.append(name)
+    return out
 
 CHANNELS = {
     f"conv{b}_{i}": c
@@ -84,7 +113,8 @@ def check_layers(layers: Iterable[str], what: str = "layer") -> list[str]:
     if bad:
         raise UserError(
             f"unknown {what} name(s) {', '.join(map(repr, bad))}; valid names are "
-            f"conv1_1 … conv5_4, relu1_1 … relu5_4, pool1 … pool5 ({', '.join(CONV_LAYERS)})"
+            f"relu1_1 … relu5_4 (rectified, the papers' features), conv1_1 … conv5_4 "
+            f"(pre-activation), pool1 … pool5 ({', '.join(CONV_LAYERS)})"
         )
     return layers
 
@@ -321,7 +351,7 @@ class VGGFeatures(nn.Module):
     """Frozen VGG-19 returning named activations.
 
     Args:
-        layers: names to return (default: the paper's style layers plus conv4_2).
+        layers: names to return (default: the paper's style layers plus relu4_2).
         weights: ``"caffe"`` (default), ``"torchvision"``, ``"random"`` (deterministic random
             weights, :func:`random_state_dict`) or a path to a weights file.
         pooling: ``"avg"`` (Gatys et al.) or ``"max"`` (torchvision / most re-implementations).
@@ -345,7 +375,7 @@ class VGGFeatures(nn.Module):
 
         self.layers = tuple(dict.fromkeys(check_layers(layers)))
         if not self.layers:
-            raise UserError("no layers requested; name at least one, e.g. conv4_2")
+            raise UserError("no layers requested; name at least one, e.g. relu4_2")
         if pooling not in ("avg", "max"):
             raise UserError(f"pooling must be 'avg' or 'max', got {pooling!r}")
         self.pooling = pooling
@@ -396,7 +426,8 @@ class VGGFeatures(nn.Module):
 
 
 def _build_features(last: int, pooling: str) -> nn.Sequential:
-    """VGG-19 ``features[: last + 1]`` with non-inplace ReLUs (hooks see pre-ReLU conv outputs)."""
+    """VGG-19 ``features[: last + 1]`` with non-inplace ReLUs: a hook on ``convX_Y`` sees the
+    pre-activation response, one on ``reluX_Y`` the rectified one (the papers' features)."""
     modules: list[nn.Module] = []
     in_ch = 3
     for name in LAYER_NAMES[: last + 1]:

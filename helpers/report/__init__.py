@@ -37,15 +37,16 @@ from .regress import (
     TIMING_KEY,
     TOLERANCES,
     Drift,
+    Tolerance,
     check_reference,
     compare_images,
     compare_metrics,
     drift_table,
     flatten,
-    image_summary,
+    mean_abs_levels,
+    metric_kind,
     psnr,
     record_reference,
-    thumbnail,
 )
 from .render import PAGE_TEMPLATE, REPORT_TITLE, render_report
 from .run import (
@@ -69,6 +70,7 @@ __all__ = [
     "TIMING_KEY",
     "TOLERANCES",
     "Drift",
+    "Tolerance",
     "FailedCell",
     "NotebookResult",
     "check_reference",
@@ -78,7 +80,8 @@ __all__ = [
     "discover",
     "drift_table",
     "flatten",
-    "image_summary",
+    "mean_abs_levels",
+    "metric_kind",
     "load_results",
     "notebook_parameters",
     "notebook_title",
@@ -94,5 +97,4 @@ __all__ = [
     "run_notebook",
     "run_series",
     "save_results",
-    "thumbnail",
 ]

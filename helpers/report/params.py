@@ -13,6 +13,7 @@ tiny fake series).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,12 @@ def _parameters_source(notebook: Path) -> str:
 
 
 def notebook_parameters(notebook: Path) -> dict[str, dict]:
-    """The notebook's ``parameters`` cell: ``{name: {"default": source text, "help": comment}}``.
+    """The notebook's ``parameters`` cell: ``{name: {"default": source text, "type": ...,
+    "help": ...}}``.
 
-    Every top-level ``NAME = literal`` assignment counts, also one spanning several lines.
+    Every top-level ``NAME = literal`` assignment counts, also one spanning several lines.  Its
+    comment gives the type and the help, in the format ``papermill --help-notebook`` also reads
+    (see :data:`PARAMETER_LINE`).
     """
     # ast, not papermill.inspect_notebook: papermill 2.7 still skips lines with a second '='.
     import ast
@@ -126,16 +130,42 @@ def notebook_parameters(notebook: Path) -> dict[str, dict]:
     params: dict[str, dict] = {}
     for node in tree.body:
         for target in _assigned_names(node):
+            kind, help_text = split_comment(comments.get(node.end_lineno, ""))
+            if isinstance(node, ast.AnnAssign):
+                kind = ast.get_source_segment(source, node.annotation) or kind
             params[target.id] = {
                 "name": target.id,
                 "default": ast.get_source_segment(source, node.value) or "",
-                "help": comments.get(node.end_lineno, ""),
+                "type": kind,
+                "help": help_text,
             }
     if not params:
         raise UserError(
             f"{notebook}: the parameters cell assigns no names; write NAME = value lines"
         )
     return params
+
+
+PARAMETER_LINE = 'SIZE = 128  # type: int  longer side of the images in pixels'
+"""The format of a parameters-cell line that both this parser and papermill 2.7's
+``--help-notebook`` read: ``NAME = literal  # type: TYPE  help``, all on one line, with no
+other ``=`` on the line (papermill skips a line holding two) and no space inside ``TYPE``
+(``list[str]``, not ``list[str, int]``).  The older ``# TYPE: help`` comment is still read
+here."""
+
+_TYPE_COMMENT = re.compile(r"^type:\s*(?P<type>\S+)\s*(?P<help>.*)$")
+_OLD_COMMENT = re.compile(r"^(?P<type>(?:int|float|str|bool|list|dict|tuple)(?:\[[^\]\s]*\])?)"
+                          r":\s*(?P<help>.*)$")
+
+
+def split_comment(comment: str) -> tuple[str, str]:
+    """``"type: int  longer side"`` (or ``"int: longer side"``) -> ``("int", "longer side")``;
+    a comment without a type -> ``("", comment)``."""
+    comment = comment.strip()
+    match = _TYPE_COMMENT.match(comment) or _OLD_COMMENT.match(comment)
+    if match is None:
+        return "", comment
+    return match["type"], match["help"].strip()
 
 
 def _assigned_names(node) -> list:

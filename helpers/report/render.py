@@ -1,34 +1,43 @@
 """The HTML report: one nbconvert page per executed notebook and a contents page.
 
-Part of :mod:`helpers.report`.  Each executed notebook is exported with nbconvert's ``lab``
-template extended by ``templates/report_page.html.j2`` (:data:`PAGE_TEMPLATE`: a header with
-parameters, device and run time, code folded in ``<details>``); the contents page
-``index.html`` is itself a notebook of markdown cells, exported the same way.  Pages are
-written into a temporary folder that replaces ``outputs/report/`` in one rename.
+Part of :mod:`helpers.report`.  Each executed notebook is cleaned (:mod:`.clean`: no object
+repr, no absolute path, TeX as MathML), then exported with nbconvert's ``lab`` template
+extended by ``templates/report_page.html.j2`` (:data:`PAGE_TEMPLATE`): the chapter's title,
+one line with profile, device, status and run time, the abstract (the rest of the first
+markdown cell), the parameters in a collapsed block, then the chapter with its code folded.
+Figures carry the numbered captions :meth:`helpers.notebook.NotebookRun.save_figure`
+displays.  The contents page ``index.html`` (:mod:`.index`) shows a card per chapter.  Pages
+work offline: images are embedded (chapters) or relative files (index thumbnails), no script
+or font comes from a CDN.  Pages are written into a temporary folder that replaces
+``outputs/report/`` in one rename.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from ..runtime import ROOT, atomic_write_text, outputs_dir
+from .clean import clean_notebook, split_title
 from .files import publish_modes, read_metrics
+from .index import REPORT_TITLE, write_index
 from .params import configs_dir, notebook_parameters, notebooks_dir
 from .run import NotebookResult
-
-REPORT_TITLE = "Style transfer and Poisson image editing: the notebook series"
+from .sweep_page import add_sweep_pages
 
 PAGE_TEMPLATE = Path(__file__).resolve().parent / "templates" / "report_page.html.j2"
-"""nbconvert template: the ``lab`` template plus a header per notebook and folded code cells."""
+"""nbconvert template: the ``lab`` template plus a chapter header and folded code cells."""
+
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+"""Cells left out of a page body: the header's parameters block shows what they set."""
+
+__all__ = ["PAGE_TEMPLATE", "REPORT_TITLE", "render_report"]
 
 
 # ----------------------------------------------------------------------------- nbconvert
@@ -64,17 +73,10 @@ def _streams_preprocessor():
     return _Streams()
 
 
-def _git_commit() -> str:
-    import subprocess
+def _markdown(text: str) -> str:
+    from nbconvert.filters.markdown import markdown2html_mistune
 
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT, capture_output=True, text=True, timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "-"
-    return out.stdout.strip() or "-"
+    return markdown2html_mistune(text) if text.strip() else ""
 
 
 # ----------------------------------------------------------------------------- pages
@@ -107,38 +109,58 @@ def render_report(
             info = _page_info(result, nb, notebooks, configs)
             info["prev"] = _nav(pages[i - 1]) if i > 0 else None
             info["next"] = _nav(pages[i + 1]) if i + 1 < len(pages) else None
+            _page_body(nb)
             nb.metadata["title"] = info["title"]
             resources = {"report": info, "metadata": {"name": result.notebook}}
             body, _ = exporter.from_notebook_node(nb, resources=resources)
             atomic_write_text(staging / f"{result.notebook}.html", body)
-        index_nb = _index_notebook(results, linked={r.notebook for r in pages})
-        info = {"index": True, "prev": None, "next": _nav(pages[0]) if pages else None}
-        body, _ = exporter.from_notebook_node(
-            index_nb, resources={"report": info, "metadata": {"name": "index"}}
-        )
-        atomic_write_text(staging / "index.html", body)
+        write_index(results, staging, linked={r.notebook for r in pages})
+        add_sweep_pages(staging)  # a page per outputs/sweeps/<name>/, linked from the index
         _swap_dir(staging, report_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report_dir / "index.html"
 
 
-def _page_info(result: NotebookResult, nb: dict, notebooks: Path, configs: Path) -> dict:
-    """What the page template's header shows about one notebook (navigation aside)."""
+def _page_body(nb) -> None:
+    """The cells a page shows below its header (in place): without the title cell (the header
+    shows title and abstract) and the parameters cells, outputs cleaned."""
+    _, _, title_index = split_title(nb)
+    nb.cells = [
+        cell
+        for i, cell in enumerate(nb.cells)
+        if i != title_index
+        and not set(HIDDEN_TAGS) & set(cell.get("metadata", {}).get("tags", []))
+    ]
+    clean_notebook(nb)
+
+
+def _page_info(result: NotebookResult, nb, notebooks: Path, configs: Path) -> dict:
+    """What the page template's header shows about one notebook (navigation aside).
+
+    ``profile`` is the profile the notebook recorded in its ``metrics.json`` (else the run's);
+    ``notes`` are extra lines under the status line (e.g. a chapter run under another profile
+    than the rest of the series).
+    """
+    from .clean import math_to_mathml
+
     metrics = read_metrics(result.notebook) or {}
     failed = result.failed
     rows = _parameter_rows(result, nb, notebooks / f"{result.notebook}.ipynb")
     seed = next((p["value"] for p in rows if p["name"] == "SEED"), "-")
+    title, abstract, _ = split_title(nb)
     return {
         "index": False,
-        "title": result.title or result.notebook,
+        "title": title or result.title or result.notebook,
+        "abstract_html": _markdown(math_to_mathml(abstract)),
         "notebook": result.notebook,
         "status": result.status,
-        "profile": result.profile,
+        "profile": metrics.get("profile", result.profile),
         "device": metrics.get("device", result.device),
         "seed": metrics.get("seed", seed),
-        "run_time": f"{_format_seconds(metrics.get('seconds'))} in the notebook, "
-        f"{_format_seconds(result.seconds)} with kernel start",
+        "commit": metrics.get("commit", result.commit),
+        "run_time": _format_seconds(metrics.get("seconds", result.seconds)),
+        "notes": [],
         "parameters": rows,
         "config": str(_relative(configs / result.profile / f"{result.notebook}.yaml")),
         "failed": dataclasses.asdict(failed) if failed else None,
@@ -147,7 +169,7 @@ def _page_info(result: NotebookResult, nb: dict, notebooks: Path, configs: Path)
     }
 
 
-def _parameter_rows(result: NotebookResult, nb: dict, notebook: Path | None) -> list[dict]:
+def _parameter_rows(result: NotebookResult, nb, notebook: Path | None) -> list[dict]:
     """name, value used, default and help for every name in the parameters cell."""
     defaults: dict[str, dict] = {}
     if notebook is not None and notebook.is_file():
@@ -165,6 +187,7 @@ def _parameter_rows(result: NotebookResult, nb: dict, notebook: Path | None) -> 
             "name": name,
             "value": value,
             "default": info.get("default", ""),
+            "type": info.get("type", ""),
             "help": info.get("help", ""),
             "overridden": overridden,
         })
@@ -181,7 +204,7 @@ def _relative(path: Path) -> Path:
     try:
         return path.resolve().relative_to(ROOT)
     except ValueError:
-        return path
+        return Path(path.parent.parent.name, path.parent.name, path.name)
 
 
 def _nav(result: NotebookResult) -> dict:
@@ -191,81 +214,11 @@ def _nav(result: NotebookResult) -> dict:
 def _swap_dir(new: Path, final: Path) -> None:
     """Replace ``final`` by ``new``: two renames; in between ``final`` is absent, never partial."""
     publish_modes(new)
+    for sub in new.iterdir():
+        if sub.is_dir():
+            publish_modes(sub)
     old = final.parent / f".report.old-{os.getpid()}"
     if final.exists():
         os.rename(final, old)
     os.rename(new, final)
     shutil.rmtree(old, ignore_errors=True)
-
-
-# ----------------------------------------------------------------------------- contents page
-
-
-def _md_cell_text(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _index_notebook(results: Sequence[NotebookResult], *, linked: set[str]) -> Any:
-    """The contents page as a notebook of markdown cells (rendered by the same exporter)."""
-    import nbformat
-
-    v4 = nbformat.v4
-    nb = v4.new_notebook()
-    nb.cells = [
-        v4.new_markdown_cell("\n".join(_index_head(results))),
-        v4.new_markdown_cell("\n".join(_index_contents(results, linked))),
-        v4.new_markdown_cell("\n".join(_index_table(results, linked))),
-    ]
-    nb.metadata["title"] = REPORT_TITLE
-    return nb
-
-
-def _index_head(results: Sequence[NotebookResult]) -> list[str]:
-    """The title and a paragraph: profile, devices, how many passed, when and from which
-    commit."""
-    profiles = sorted({r.profile for r in results})
-    devices = sorted({r.device for r in results if r.device != "-"}) or ["-"]
-    total = sum(r.seconds for r in results)
-    passed = sum(r.ok for r in results)
-    return [
-        f"# {REPORT_TITLE}",
-        "",
-        f"Profile **{', '.join(profiles)}** on **{', '.join(devices)}**; "
-        f"{passed} of {len(results)} notebooks passed in {_format_seconds(total)}; "
-        f"rendered {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} from commit "
-        f"`{_git_commit()}`.",
-        "",
-        "Every page starts with the parameters it ran with (papermill's injected-parameters "
-        "cell is shown open); the code of the other cells is folded: click *code* to unfold "
-        "one, or *Show all code* at the top of a page.",
-    ]
-
-
-def _index_contents(results: Sequence[NotebookResult], linked: set[str]) -> list[str]:
-    contents = ["## Contents", ""]
-    for r in results:
-        label = r.title or r.notebook
-        link = f"[{label}]({r.notebook}.html)" if r.notebook in linked else label
-        mark = "" if r.ok else " (**failed**)"
-        contents.append(f"1. {link}: `{r.notebook}.ipynb`, {r.seconds:.0f} s{mark}")
-    return contents
-
-
-def _index_table(results: Sequence[NotebookResult], linked: set[str]) -> list[str]:
-    """The pass/fail table in markdown, linking each failing cell on its page."""
-    table = [
-        "## Pass/fail",
-        "",
-        "| notebook | status | seconds | device | failing cell |",
-        "|---|---|---:|---|---|",
-    ]
-    for r in results:
-        where = _md_cell_text(r.failed.describe()) if r.failed else ""
-        if r.failed and r.failed.cell_id and r.notebook in linked:
-            where = f"[{where}]({r.notebook}.html#cell-id={r.failed.cell_id})"
-        status = "passed" if r.ok else "**FAILED**"
-        table.append(
-            f"| {r.notebook} | {status} | {r.seconds:.1f} | {_md_cell_text(r.device)} "
-            f"| {where} |"
-        )
-    return table

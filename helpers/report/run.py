@@ -1,11 +1,15 @@
 """The papermill runner: execute the series' notebooks, record what happened to each.
 
 Part of :mod:`helpers.report`.  :func:`run_series` executes ``notebooks/[0-9][0-9]-*.ipynb``
-in order into ``outputs/notebooks/``, each notebook under a time limit, into a temporary file
-that is renamed only when papermill is done (a failed notebook is kept, with its error, for
-the report; a killed run leaves no file under a final name).  A failing notebook is named with
-its failing cell (:class:`FailedCell`) and the rest still run.  Before a notebook runs, its old
-``outputs/<notebook>/`` is removed so a stale ``metrics.json`` can never pass a check.
+in order, each notebook under a time limit.  **A new run replaces the old one only when it
+succeeds**: the notebook writes into a staging folder (``outputs/.<notebook>.staging-*``, see
+:data:`helpers.runtime.STAGING_ENV`) and papermill into a temporary ``.ipynb``; on success the
+folder replaces ``outputs/<notebook>/`` and the copy ``outputs/notebooks/<notebook>.ipynb``.
+On failure or interrupt the previous ones stay as they were and the attempt is kept beside them
+as ``outputs/<notebook>.failed/`` and ``outputs/notebooks/<notebook>.failed.ipynb`` (replaced
+or removed by the notebook's next run).  ``results.json`` is updated after every notebook, so
+after an interrupt it still describes what the folders hold.  A failing notebook is named with
+its failing cell (:class:`FailedCell`) and the rest still run.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-import re
 import shutil
 import tempfile
 import time
@@ -24,30 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..runtime import atomic_path, atomic_write_text, outputs_dir
+from ..runtime import atomic_path, atomic_write_text, git_commit, outputs_dir
 from ..tables import format_table
-from .files import publish_modes, read_metrics
+from . import staging
+from .failures import FailedCell, annotate_failure, failure_from_notebook
 from .params import TIMEOUTS, profile_parameters, resolve_profile
 
 # ----------------------------------------------------------------------------- records
-
-
-@dataclasses.dataclass
-class FailedCell:
-    """Where a notebook failed.  ``index`` counts cells of the committed notebook from 0."""
-
-    index: int | None
-    source: str  # first line of the cell's source
-    error: str  # one line, e.g. "ValueError: size must be positive"
-    execution_count: int | None = None
-    cell_id: str | None = None
-
-    def describe(self) -> str:
-        where = "before the first cell" if self.index is None else f"cell {self.index}"
-        if self.execution_count is not None:
-            where += f" (In [{self.execution_count}])"
-        src = f": {self.source}" if self.source else ""
-        return f"{where}{src} -> {self.error}"
 
 
 @dataclasses.dataclass
@@ -63,6 +49,9 @@ class NotebookResult:
     executed: str | None = None  # path of the executed notebook
     parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
     failed: FailedCell | None = None
+    estimate: float | None = None  # seconds estimated before the run (helpers.report.estimate)
+    seed: int | None = None
+    commit: str = "-"
 
     @property
     def ok(self) -> bool:
@@ -92,100 +81,6 @@ def notebook_title(notebook: Path | dict) -> str:
     return Path(str(notebook)).stem if not isinstance(notebook, dict) else ""
 
 
-# ----------------------------------------------------------------------------- failures
-
-
-def _first_line(source: str) -> str:
-    for line in source.splitlines():
-        if line.strip():
-            return line.strip()[:120]
-    return ""
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _error_line(ename: str, evalue: str, traceback: Sequence[str] = ()) -> str:
-    """``"Name: first line of message"``; for a bare ``assert`` the failing source line."""
-    message = _first_line(_ANSI.sub("", evalue or ""))
-    if message:
-        return f"{ename}: {message}"
-    arrows = [
-        line
-        for tb in traceback
-        for line in _ANSI.sub("", tb).splitlines()
-        if line.lstrip().startswith("---->")
-    ]
-    if arrows:
-        return f"{ename} at {arrows[-1].strip().removeprefix('---->').strip()}"
-    return ename
-
-
-def _source_index(nb: dict, executed_index: int) -> int:
-    """Index in the committed notebook: cells papermill added (parameters, error banners) do
-    not count."""
-    added = {"injected-parameters", "papermill-error-cell-tag"}
-    cells = nb["cells"][:executed_index]
-    return executed_index - sum(
-        1 for c in cells if added & set(c.get("metadata", {}).get("tags", []))
-    )
-
-
-def _failure_from_notebook(nb: dict) -> FailedCell | None:
-    """The first cell with an error output (papermill marks and keeps it)."""
-    for index, cell in enumerate(nb["cells"]):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return FailedCell(
-                    index=_source_index(nb, index),
-                    source=_first_line(cell["source"]),
-                    error=_error_line(
-                        out.get("ename", "Error"), out.get("evalue", ""), out.get("traceback", [])
-                    ),
-                    execution_count=cell.get("execution_count"),
-                    cell_id=cell.get("id"),
-                )
-    return None
-
-
-def _annotate_failure(
-    tmp: Path, executed_index: int | None, exc: Exception, timeout: float, kernel_said: str = ""
-) -> FailedCell:
-    """Record a failure papermill did not write into the notebook (timeout, dead kernel)."""
-    import nbformat
-
-    name = type(exc).__name__
-    if isinstance(exc, TimeoutError):
-        message = (
-            f"{name}: the notebook ran past its time limit of {timeout:g} s "
-            "(raise it with --timeout)"
-        )
-    else:
-        message = _error_line(name, str(exc))
-        if kernel_said:
-            message += f" (kernel: {kernel_said})"
-    try:
-        nb = nbformat.read(str(tmp), as_version=4)
-    except Exception:
-        return FailedCell(index=None, source="", error=message)
-    if executed_index is None or executed_index >= len(nb.cells):
-        return FailedCell(index=None, source="", error=message)
-    cell = nb.cells[executed_index]
-    cell.setdefault("outputs", []).append(
-        nbformat.v4.new_output(
-            "error", ename=name, evalue=message.split(": ", 1)[-1], traceback=[message]
-        )
-    )
-    nbformat.write(nb, str(tmp))
-    return FailedCell(
-        index=_source_index(nb, executed_index),
-        source=_first_line(cell.source),
-        error=message,
-        execution_count=cell.get("execution_count"),
-        cell_id=cell.get("id"),
-    )
-
-
 # ----------------------------------------------------------------------------- papermill plumbing
 
 
@@ -194,8 +89,13 @@ class _CellClock:
     limit."""
 
     def __init__(self, limit: float) -> None:
+        self.limit = limit
         self.deadline = time.monotonic() + limit
         self.index: int | None = None
+
+    def on_notebook_start(self, **_):
+        # the clock starts once the kernel is ready: a slow kernel start-up costs no cell time
+        self.deadline = time.monotonic() + self.limit
 
     def on_cell_start(self, cell=None, cell_index=None, **_):
         self.index = cell_index
@@ -254,21 +154,25 @@ def _expected_device(device: str) -> str:
 
 
 def _clear_outputs(stem: str) -> None:
-    """Remove ``outputs/<stem>/`` so nothing from an earlier run is mistaken for this run's."""
+    """Remove ``outputs/<stem>/`` so nothing from an earlier run is mistaken for this run's
+    (the nbval path, :func:`prepare_notebooks`, which runs outside the staging)."""
     folder = outputs_dir() / stem
     if folder.is_dir():
         shutil.rmtree(folder)
 
 
 def _remove_partials(folder: Path) -> None:
-    """Temporary files left by a run killed with SIGKILL (the others remove their own)."""
-    if folder.is_dir():
-        for path in folder.glob(".*.part*"):
-            if path.is_file():
-                path.unlink(missing_ok=True)
-    base = folder.parent
-    for path in base.glob(".report.*"):
+    """What a run killed with SIGKILL left (the others remove their own): see
+    :func:`.staging.recover`; also the report's own staging folders."""
+    staging.recover(folder)
+    for path in folder.parent.glob(".report.*"):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_json(path: Path) -> dict:
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {}
 
 
 # ----------------------------------------------------------------------------- running
@@ -283,38 +187,72 @@ def run_notebook(
     timeout: float,
     progress_bar: bool = False,
     kernel_name: str | None = None,
+    commit: str | None = None,
 ) -> NotebookResult:
-    """Execute one notebook with papermill into ``out_dir/<stem>.ipynb`` (atomically).
+    """Execute one notebook with papermill; its outputs replace the previous ones only if it
+    passes (see :mod:`.staging`).
 
-    A failing or timed-out notebook still yields its executed copy (with the error in place) and
-    a ``"failed"`` result naming the cell.  KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI)
-    propagates; the temporary file is removed and no file appears under the final name.
+    Passed: ``out_dir/<stem>.ipynb`` and ``outputs/<stem>/`` are the new ones.  Failed or timed
+    out: the previous ones stay; the attempt (with the error in place) is kept as
+    ``out_dir/<stem>.failed.ipynb`` and ``outputs/<stem>.failed/``, and the ``"failed"`` result
+    names the cell.  KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI) keeps the attempt the
+    same way and propagates.  The executed copy records the profile, seed, device and commit in
+    its metadata (``helpers``).
     """
     stem = notebook.stem
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"{stem}.ipynb"
-    _clear_outputs(stem)
+    commit = commit or git_commit()
     clock = _CellClock(timeout)
+    stage = staging.Stage(stem, out_dir)
     t0 = time.perf_counter()
-    with atomic_path(final, suffix=".part.ipynb") as tmp:
-        nb, failed = _execute(
-            notebook, tmp, parameters, clock, timeout, progress_bar=progress_bar,
-            kernel_name=kernel_name,
-        )
-    seconds = time.perf_counter() - t0
-    publish_modes(final)
-    metrics = read_metrics(stem) or {}
+    try:
+        with stage.environment():
+            nb, failed = _execute(
+                notebook,
+                stage.copy,
+                parameters,
+                clock,
+                timeout,
+                progress_bar=progress_bar,
+                kernel_name=kernel_name,
+            )
+        seconds = time.perf_counter() - t0
+        metrics = _read_json(stage.folder / "metrics.json")
+        device = str(metrics.get("device") or _expected_device(parameters.get("DEVICE", "auto")))
+        seed = metrics.get("seed", parameters.get("SEED"))
+        _record_provenance(stage.copy, nb, profile, seed, device, commit, failed)
+    except BaseException:
+        stage.keep_failed()
+        raise
+    executed = stage.keep_failed() if failed else stage.commit()
     return NotebookResult(
         notebook=stem,
         status="failed" if failed else "passed",
         seconds=round(seconds, 2),
         profile=profile,
-        device=str(metrics.get("device") or _expected_device(parameters.get("DEVICE", "auto"))),
+        device=device,
         title=notebook_title(nb),
-        executed=str(final),
+        executed=str(executed) if executed else None,
         parameters=dict(parameters),
         failed=failed,
+        seed=seed,
+        commit=commit,
     )
+
+
+def _record_provenance(
+    path: Path, nb, profile: str, seed, device: str, commit: str, failed: FailedCell | None
+) -> None:
+    """Write profile, seed, device and commit into the executed notebook's metadata."""
+    import nbformat
+
+    nb.metadata["helpers"] = {
+        "profile": profile,
+        "seed": seed,
+        "device": device,
+        "commit": commit,
+        "status": "failed" if failed else "passed",
+    }
+    nbformat.write(nb, str(path))
 
 
 def _execute(
@@ -344,19 +282,20 @@ def _execute(
                 cwd=str(notebook.parent),
                 kernel_name=kernel_name,
                 timeout_func=clock.timeout,
+                on_notebook_start=clock.on_notebook_start,
                 on_cell_start=clock.on_cell_start,
                 kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except PapermillExecutionError:
             pass  # the executed copy holds the error output; read it below
         except Exception as exc:  # timeout, dead kernel, kernel that would not start
-            failed = _annotate_failure(tmp, clock.index, exc, timeout, _last_line(kernel_log))
+            failed = annotate_failure(tmp, clock.index, exc, timeout, _last_line(kernel_log))
         nb = nbformat.read(str(tmp), as_version=4) if tmp.stat().st_size else None
         if nb is None:  # papermill never got to write (e.g. no kernel)
             nb = nbformat.read(str(notebook), as_version=4)
             nbformat.write(nb, str(tmp))
         if failed is None:
-            failed = _failure_from_notebook(nb)
+            failed = failure_from_notebook(nb)
     return nb, failed
 
 
@@ -371,14 +310,18 @@ def run_series(
     on_start: Callable[[int, int, Path], None] | None = None,
     on_done: Callable[[int, int, NotebookResult], None] | None = None,
     keep_others: bool = False,
+    estimates: dict[str, float] | None = None,
 ) -> list[NotebookResult]:
     """Run ``notebooks`` in order under ``profile``; every one runs even if an earlier one fails.
 
     All parameter files are checked before anything runs (a bad one is a :class:`UserError`).
-    Writes ``out_dir/results.json`` (default ``outputs/notebooks/``; the series the report
-    shows) and returns this run's results.  ``keep_others`` (re-running some notebooks): the
-    series also keeps the previous run's results of the other notebooks, if made under the
-    same profile and their executed copies are still there.
+    ``out_dir/results.json`` (default ``outputs/notebooks/``; the series the report shows) is
+    updated after every notebook: this run's results so far plus the previous results of the
+    notebooks still to run (or, with ``keep_others``, of every other notebook), whatever their
+    profile, as long as their executed copies are there, so that after an interrupt it still
+    describes the folders (the index flags mixed profiles).  Returns this run's results.
+    ``estimates``: seconds per notebook stem, estimated beforehand, kept beside the measured
+    time.
     """
     profile = resolve_profile(profile)
     out_dir = Path(out_dir) if out_dir is not None else outputs_dir("notebooks")
@@ -386,40 +329,48 @@ def run_series(
     _remove_partials(out_dir)
     plan = [(nb, profile_parameters(nb, profile, configs)) for nb in notebooks]
     limit = float(timeout if timeout is not None else TIMEOUTS[profile])
-    results = []
+    path = out_dir / "results.json"
+    previous = _previous_results(path)
+    commit = git_commit()
+    results: list[NotebookResult] = []
     for i, (notebook, params) in enumerate(plan, 1):
         if on_start:
             on_start(i, len(plan), notebook)
         result = run_notebook(
-            notebook, profile=profile, parameters=params, out_dir=out_dir, timeout=limit,
+            notebook,
+            profile=profile,
+            parameters=params,
+            out_dir=out_dir,
+            timeout=limit,
             progress_bar=progress_bar,
+            commit=commit,
         )
+        result.estimate = (estimates or {}).get(notebook.stem)
         results.append(result)
+        save_results(_merge(previous, results), path)
         if on_done:
             on_done(i, len(plan), result)
-    series = list(results)
-    if keep_others and (out_dir / "results.json").is_file():
-        series += _previous_others(out_dir / "results.json", results, profile)
-    series.sort(key=lambda r: r.notebook)
-    publish_modes(save_results(series, out_dir / "results.json"))
+    if not keep_others:
+        save_results(sorted(results, key=lambda r: r.notebook), path)
     return results
 
 
-def _previous_others(
-    path: Path, results: Sequence[NotebookResult], profile: str
-) -> list[NotebookResult]:
-    """The previous run's results of notebooks not in ``results``, made under ``profile``, whose
-    executed copies are still there (none when ``path`` cannot be read)."""
-    ran = {r.notebook for r in results}
+def _previous_results(path: Path) -> list[NotebookResult]:
+    """The results in ``path`` whose executed copies are still there (none when ``path`` is
+    missing or cannot be read)."""
     with contextlib.suppress(UserError, ValueError, KeyError, TypeError):
-        return [
-            r for r in load_results(path)
-            if r.notebook not in ran
-            and r.profile == profile
-            and r.executed
-            and Path(r.executed).is_file()
-        ]
+        return [r for r in load_results(path) if r.executed and Path(r.executed).is_file()]
     return []
+
+
+def _merge(
+    previous: Sequence[NotebookResult], results: Sequence[NotebookResult]
+) -> list[NotebookResult]:
+    """``results`` plus the ``previous`` results of the other notebooks, in notebook order."""
+    ran = {r.notebook for r in results}
+    return sorted(
+        [*results, *(r for r in previous if r.notebook not in ran)], key=lambda r: r.notebook
+    )
 
 
 def save_results(results: Sequence[NotebookResult], path: Path) -> Path:
@@ -462,8 +413,12 @@ def prepare_notebooks(
         target = dest / notebook.name
         with atomic_path(target, suffix=".part.ipynb") as tmp, _quiet_papermill():
             papermill.execute_notebook(
-                str(notebook), str(tmp), parameters=params, prepare_only=True,
-                log_output=False, progress_bar=False,
+                str(notebook),
+                str(tmp),
+                parameters=params,
+                prepare_only=True,
+                log_output=False,
+                progress_bar=False,
             )
         _clear_outputs(notebook.stem)
         written.append(target)
@@ -474,19 +429,22 @@ def prepare_notebooks(
 
 
 def results_table(results: Sequence[NotebookResult]) -> str:
-    """The pass/fail table: notebook, status, seconds, device (+ the failing cell), and a
-    summary line."""
+    """The pass/fail table: notebook, status, measured and estimated seconds, device (+ the
+    failing cell), and a summary line."""
+    estimated = any(r.estimate is not None for r in results)
     rows = [
         {
             "notebook": r.notebook,
             "status": r.status if r.ok else "FAILED",
             "seconds": r.seconds,
+            "estimate": r.estimate,
             "device": r.device,
         }
         for r in results
     ]
-    columns = ["notebook", "status", "seconds", "device"]
-    header, *lines = format_table(rows, columns, formats={"seconds": ".1f"}).splitlines()
+    columns = ["notebook", "status", "seconds", *(["estimate"] if estimated else []), "device"]
+    formats = {"seconds": ".1f", "estimate": ".1f"}
+    header, *lines = format_table(rows, columns, formats=formats).splitlines()
     width = max([len("notebook"), *(len(r.notebook) for r in results)])
     out = [header]
     for r, line in zip(results, lines, strict=True):
@@ -494,5 +452,9 @@ def results_table(results: Sequence[NotebookResult]) -> str:
         if r.failed:
             out.append(f"{'':<{width}}    {r.failed.describe()}")
     total = sum(r.seconds for r in results)
-    out.append(f"{sum(r.ok for r in results)}/{len(results)} passed in {total:.1f} s")
+    summary = f"{sum(r.ok for r in results)}/{len(results)} passed in {total:.1f} s"
+    if estimated:
+        guess = sum(r.estimate or 0.0 for r in results)
+        summary += f" (estimated {guess:.1f} s)"
+    out.append(summary)
     return "\n".join(out)

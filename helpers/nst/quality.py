@@ -1,0 +1,127 @@
+"""The loss of the image the user gets, and how it falls with the evaluations spent.
+
+Part of :mod:`helpers.nst`, above the loop.  The *delivered* image is the optimised image
+clamped to [0, 1] and quantised to 8 bits, the image a PNG holds.  :func:`delivered_losses`
+scores any images that way under the project's objective; :func:`delivered_curve` runs
+:func:`helpers.nst.optimize` and scores its iterates at chosen evaluations, so that optimisers
+are compared on what they deliver rather than on their unclamped iterates (benchmarks and
+notebook 04 plot these curves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .objective import Objective
+from .results import Step, TransferResult
+
+
+def quantize(image) -> np.ndarray:
+    """``image`` clamped to [0, 1] and rounded to 8 bits, as ``(H, W, 3)`` float32 in [0, 1]."""
+    arr = np.asarray(image, dtype=np.float32)
+    return (np.round(np.clip(arr, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+
+
+def delivered_losses(
+    images: Sequence,
+    content,
+    style,
+    *,
+    objective: Objective | None = None,
+    key: str = "total",
+    max_batch: int = 4,
+    **options,
+) -> np.ndarray:
+    """``key`` loss of each image after :func:`quantize`, under ``objective`` (default
+    :class:`Objective`'s) with the content and style images ``content``, ``style``.
+
+    ``options`` go to :func:`helpers.nst.optimize` (weights, device, gram, …: use those of the
+    run that produced the images); one evaluation at the images scores them.
+    """
+    from .loop import optimize
+
+    objective = objective or Objective()
+    delivered = [quantize(im) for im in images]
+    options = {"progress": False, **options, "steps": 1, "record_every": 1}
+    options.pop("optimizer", None)
+    res = optimize(
+        [objective] * len(delivered),
+        content=content,
+        style=style,
+        init=delivered,
+        max_batch=max_batch,
+        **options,
+    )
+    return res.history.series(key)[0].astype(np.float64)
+
+
+@dataclass
+class Curve:
+    """Delivered loss at chosen evaluations of one run (element 0 of the batch)."""
+
+    evaluations: list[int]
+    delivered: np.ndarray  # (K,) loss of the delivered image after each of ``evaluations``
+    iterate: np.ndarray  # (K,) the optimiser's own loss at its iterate (not clamped)
+    result: TransferResult
+
+    def evaluations_to_reach(self, level: float) -> int | None:
+        """First sampled evaluation whose delivered loss is <= ``level`` (None if none)."""
+        hits = np.nonzero(self.delivered <= level)[0]
+        return int(self.evaluations[hits[0]]) if len(hits) else None
+
+    def at(self, evaluation: int) -> float:
+        """Delivered loss at the last sampled evaluation <= ``evaluation``."""
+        idx = [i for i, e in enumerate(self.evaluations) if e <= evaluation]
+        return float(self.delivered[idx[-1]]) if idx else float("nan")
+
+
+def delivered_curve(
+    content,
+    style,
+    *,
+    steps: int,
+    at: Sequence[int] | None = None,
+    objective: Objective | None = None,
+    **options,
+) -> Curve:
+    """Run :func:`helpers.nst.optimize` for ``steps`` evaluations and score the iterate after
+    each evaluation in ``at`` (default: 1, 5, every 10, and ``steps``) as delivered.
+
+    ``options`` go to :func:`helpers.nst.optimize` and to the scoring pass.
+    """
+    from .loop import optimize
+
+    objective = objective or Objective()
+    marks = sorted(
+        {int(a) for a in (at or [1, 5, *range(10, steps + 1, 10)]) if 1 <= a <= steps} | {steps}
+    )
+    wanted = set(marks)
+    snaps: dict[int, np.ndarray] = {}
+    own: dict[int, float] = {}
+    user_cb = options.pop("callback", None)
+
+    def grab(step: Step) -> None:
+        if step.evaluation in wanted:
+            snaps[step.evaluation] = step.image[0].detach().cpu().permute(1, 2, 0).numpy().copy()
+            own[step.evaluation] = float(step.total[0])
+        if user_cb is not None:
+            user_cb(step)
+
+    res = optimize(
+        objective,
+        content=content,
+        style=style,
+        steps=steps,
+        record_every=1,
+        callback=grab,
+        **{"progress": False, **options},
+    )
+    marks = [m for m in marks if m in snaps]  # a run that stopped early has fewer
+    scoring = {k: v for k, v in options.items() if k not in ("init", "seed", "history_size", "lr")}
+    losses = delivered_losses(
+        [snaps[m] for m in marks], content, style, objective=objective, **scoring
+    )
+    return Curve(marks, losses, np.array([own[m] for m in marks]), res)

@@ -1,0 +1,300 @@
+"""How long a report run will take, estimated before it starts.
+
+Part of :mod:`helpers.report`.  The estimate of one notebook is
+
+    seconds = KERNEL_SECONDS + figures * t_figure + sum over its optimisations of
+              evaluations * (t_step + images * pixels * t_pixel) + gradient-domain pixels * t_solve
+
+* ``t_step`` and ``t_pixel`` come from a short measurement on the chosen device: a few timed
+  VGG-19 forward+backward evaluations (random weights: same cost, no download) at the smallest
+  and the largest image size of the plan, fitted as a fixed cost per evaluation plus a cost per
+  pixel;
+* ``t_figure`` from saving one image-grid figure, ``t_solve`` from one Poisson blend;
+* the counts (how many optimisations, of how many images, at which size, for how many
+  evaluations) from the profile's parameters and :data:`WORKLOADS`, one function per notebook
+  that mirrors what the notebook runs.  A notebook not listed there (a new one, or the tiny
+  fake series of the tests) is estimated from its kernel start and figures only.
+
+The numbers are estimates: the report prints each one beside the measured time, so the error
+stays visible (:func:`helpers.report.results_table`).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .params import notebook_parameters
+
+KERNEL_SECONDS = 5.0
+"""Starting a kernel and importing torch, helpers and matplotlib (measured: 4.5-5.5 s here)."""
+
+ASPECT = 0.75
+"""Short side / long side of the sample photos (Tübingen is 1024x768), for ``size`` = long side."""
+
+LONG_RUN_SECONDS = 3600.0
+"""Above this on a CPU the report asks before it starts (``--yes`` on a non-terminal)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """One optimisation: ``images`` images of ``pixels`` each, optimised together (one batch)
+    for ``evaluations`` forward+backward passes."""
+
+    images: int
+    pixels: int
+    evaluations: int
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one notebook will do, in countable units."""
+
+    notebook: str
+    works: list[Work] = dataclasses.field(default_factory=list)
+    figures: int = 0
+    solve_pixels: int = 0  # pixels solved by the gradient-domain notebooks
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """Measured unit costs on one device (seconds)."""
+
+    device: str
+    step: float  # per evaluation, whatever its size (launches, Python, the optimiser)
+    pixel: float  # per image pixel per evaluation
+    figure: float  # per saved figure
+    solve: float  # per solved pixel of a Poisson blend
+
+    def notebook_seconds(self, plan: Plan) -> float:
+        nst = sum(
+            w.evaluations * (self.step + w.images * w.pixels * self.pixel) for w in plan.works
+        )
+        return KERNEL_SECONDS + plan.figures * self.figure + nst + plan.solve_pixels * self.solve
+
+
+# ----------------------------------------------------------------------------- workloads
+
+
+def _photo(size: int) -> int:
+    return int(size * size * ASPECT)
+
+
+def _size(value: Any) -> int:
+    """``128`` or ``"224x224"`` -> pixels; 0 / None -> 0 (as stored: unknown here)."""
+    if isinstance(value, str) and "x" in value:
+        w, h = (int(v) for v in value.lower().split("x"))
+        return w * h
+    return _photo(int(value or 0))
+
+
+def _works_02(p: Mapping[str, Any]) -> list[Work]:
+    steps, content, texture = p["STEPS"], _photo(p["CONTENT_SIZE"]), p["TEXTURE_SIZE"] ** 2
+    styles = len(p["STYLES"])
+    return [
+        Work(5 * 2, content, steps),  # single layers x two seeds
+        Work(6 * 2, content, steps),  # CMU groups x two seeds
+        Work(styles * 5, texture, steps),  # styles x growing subsets
+        Work(5, texture, steps),  # the second seed
+        Work(1, texture, steps),  # max pooling
+        Work(1, texture, steps),  # U[0, 1] noise
+    ]
+
+
+def _works_03(p: Mapping[str, Any]) -> list[Work]:
+    pixels, steps, batch = _photo(p["SIZE"]), p["STEPS"], max(1, p["MAX_BATCH"])
+    cells = len(p["RATIOS"]) * 5
+    works = [Work(min(batch, cells - i), pixels, steps) for i in range(0, cells, batch)]
+    return [*works, Work(len(p["FINE_RATIOS"]), pixels, steps)]
+
+
+def _works_04(p: Mapping[str, Any]) -> list[Work]:
+    steps, compare = p["STEPS"], p["COMPARE_STEPS"]
+    cmu = [Work(len(p["CMU_STYLES"]), _photo(p["CMU_SIZE"]), steps) for _ in p["CMU_CONTENTS"]]
+    return [
+        Work(len(p["STYLES"]), _photo(p["SIZE"]), steps),
+        *cmu,
+        *(Work(1, _photo(p["COMPARE_SIZE"]), compare) for _ in range(3)),  # adam, lbfgs, noise
+        Work(1, _photo(p["USER_SIZE"]), steps),
+    ]
+
+
+def _works_01(p: Mapping[str, Any]) -> list[Work]:
+    return [Work(1, _photo(p["SIZE"]), 2)]  # two forward passes (avg and max pooling)
+
+
+def _solve_05(p: Mapping[str, Any]) -> int:
+    pixels = _size(p["SIZE"]) or 110 * 119  # the toy image as stored
+    return pixels * (p["REPEATS"] + 2)
+
+
+def _solve_06(p: Mapping[str, Any]) -> int:
+    from ..images import resolve
+
+    total = 0
+    for name in p["EXAMPLES"]:
+        render = _size(p["RENDER_SIZE"])
+        try:
+            from PIL import Image
+
+            with Image.open(resolve(f"gdf/{name}/mask.png")) as im:
+                w, h = im.size
+            full = w * h if not p["FULL_SIZE"] else _photo(p["FULL_SIZE"])
+        except Exception:  # a missing asset fails in the notebook, with its own message
+            full = 512 * 384
+        total += 2 * (render + full)  # poisson and mixed, at both sizes; masks cover ~1/2
+    return total // 2
+
+
+WORKLOADS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Work]] | None, Any]] = {
+    "01-vgg-setup": (_works_01, None),
+    "02-reconstruction-ablations": (_works_02, None),
+    "03-alpha-beta-layer-grid": (_works_03, None),
+    "04-style-transfer": (_works_04, None),
+    "05-gradient-toy-problem": (None, _solve_05),
+    "06-poisson-blending": (None, _solve_06),
+}
+"""Per notebook: (its optimisations, its solved pixels) as functions of its parameters."""
+
+
+def _values(notebook: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's defaults (its parameters cell) overridden by the profile's values."""
+    values: dict[str, Any] = {}
+    for name, info in notebook_parameters(notebook).items():
+        try:
+            values[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            continue
+    return {**values, **parameters}
+
+
+def plan_notebook(notebook: Path, parameters: Mapping[str, Any]) -> Plan:
+    """Count what ``notebook`` will do with ``parameters`` (its profile's values)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    figures = sum(c.source.count("save_figure(") for c in nb.cells if c.cell_type == "code")
+    plan = Plan(notebook.stem, figures=figures)
+    works, solve = WORKLOADS.get(notebook.stem, (None, None))
+    if works is None and solve is None:
+        return plan
+    values = _values(notebook, parameters)
+    try:
+        plan.works = works(values) if works else []
+        plan.solve_pixels = solve(values) if solve else 0
+    except (KeyError, TypeError, ValueError):  # the notebook changed: estimate what is known
+        pass
+    return plan
+
+
+# ----------------------------------------------------------------------------- measurement
+
+
+def _time_evaluations(size: int, device, repeats: int) -> float:
+    """Median seconds of one VGG-19 forward+backward at ``size`` x ``size`` (after a warm-up)."""
+    import torch
+
+    from ..nst import vgg
+
+    model = vgg.VGGFeatures(
+        [*vgg.STYLE_LAYERS, vgg.CONTENT_LAYER_PAPER], weights="random", device=device
+    )
+    image = torch.rand(1, 3, size, size, device=device, requires_grad=True)
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        feats = model(image)
+        loss = sum(f.square().mean() for f in feats.values())
+        loss.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i:  # the first one warms up
+            times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def _time_figure() -> float:
+    """Seconds to draw and save one 3x3 image-grid figure (as the notebooks do)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    images = np.random.default_rng(0).random((9, 96, 96, 3))
+    t0 = time.perf_counter()
+    fig, axes = plt.subplots(3, 3, figsize=(6, 6))
+    for ax, image in zip(axes.flat, images, strict=True):
+        ax.imshow(image)
+        ax.set_axis_off()
+    fig.savefig(io.BytesIO(), format="png", dpi=110)
+    plt.close(fig)
+    return time.perf_counter() - t0
+
+
+def _time_solve() -> float:
+    """Seconds per solved pixel of one Poisson blend of a disk in a 128x128 colour image."""
+    import numpy as np
+
+    from ..gdf import blend
+
+    rng = np.random.default_rng(0)
+    source, target = rng.random((2, 128, 128, 3))
+    yy, xx = np.mgrid[:128, :128]
+    mask = (yy - 64) ** 2 + (xx - 64) ** 2 < 50**2
+    t0 = time.perf_counter()
+    result = blend(source, target, mask)
+    return (time.perf_counter() - t0) / max(1, result.unknowns)
+
+
+def measure(device, plans: Sequence[Plan], repeats: int = 3) -> Speed:
+    """Time a few evaluations at the smallest and largest size of ``plans`` on ``device``."""
+    import math
+
+    import torch
+
+    from ..runtime import device_name
+
+    device = torch.device(device)
+    pixels = [w.pixels for p in plans for w in p.works if w.evaluations > 2]
+    step = pixel = 0.0
+    if pixels:
+        small = max(16, round(math.sqrt(min(pixels))))
+        large = max(small, round(math.sqrt(max(pixels))))
+        t_small = _time_evaluations(small, device, repeats)
+        t_large = _time_evaluations(large, device, repeats) if large > small else t_small
+        pixel = max(0.0, (t_large - t_small) / max(1, large * large - small * small))
+        if large == small:
+            pixel = t_small / (2 * small * small)  # half fixed cost, half per pixel
+        step = max(0.0, t_small - pixel * small * small)
+    figure = _time_figure() if any(p.figures for p in plans) else 0.0
+    solve = _time_solve() if any(p.solve_pixels for p in plans) else 0.0
+    return Speed(device_name(device), step, pixel, figure, solve)
+
+
+def estimate_series(
+    plan: Sequence[tuple[Path, Mapping[str, Any]]], device: str = "auto"
+) -> tuple[dict[str, float], Speed]:
+    """Estimated seconds per notebook stem for ``plan`` (notebook, profile parameters), and the
+    measured unit costs."""
+    from ..runtime import get_device
+
+    plans = [plan_notebook(nb, params) for nb, params in plan]
+    chosen = next((p.get("DEVICE") for _, p in plan if p.get("DEVICE")), device)
+    speed = measure(get_device(chosen), plans)
+    return {p.notebook: speed.notebook_seconds(p) for p in plans}, speed
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
