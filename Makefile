@@ -9,7 +9,7 @@ PROFILE ?= auto
 export ASSETS_MIRROR
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data weights test unit notebooks regress report sweep bench lint clean
+.PHONY: help venv data weights test unit notebooks regress report lab sweep bench lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,12 @@ regress: data weights ## smoke run (papermill + HTML) compared with the stored r
 
 report: data weights ## run notebooks 01-06 with papermill and render outputs/report/index.html
 	$(PY) -m helpers report --profile $(PROFILE)
+
+# JupyterLab from .venv: its `python3` kernel is .venv's Python; LAB_ARGS adds options
+# (e.g. LAB_ARGS=--port=8899).  Running as root needs --allow-root, added automatically.
+LAB_ARGS ?=
+lab: data weights ## JupyterLab on notebooks/ with the project's kernel (panels: INTERACTIVE = True)
+	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 SWEEP ?= sweeps/smoke.yaml
 sweep: data weights ## run a parameter sweep on Dask (SWEEP=sweeps/smoke.yaml; see README "Sweeps")

@@ -254,6 +254,46 @@ def case(
     ]
 
 
+def old_loop(*, size: int, evals: int, curves: dict) -> list[Result]:
+    """3c. What the previous loop (unconstrained L-BFGS, clamped at the end: ``bounded=False``)
+    delivers after ``evals`` evaluations, and how many the default loop needs for it."""
+    from helpers.nst import quality
+
+    name = "Tübingen × Starry Night"
+    content, style = pair(name, size)
+    obj = objective(content.shape[:2])
+    h, w = content.shape[:2]
+    old = quality.delivered_curve(
+        content, style, steps=evals, objective=obj, weights=WEIGHTS, device="cpu", bounded=False
+    )
+    new = curves.get("_runs", {}).get(f"{name} {w}x{h}")
+    if new is None or new.evaluations[-1] < evals:
+        new = quality.delivered_curve(
+            content, style, steps=evals, objective=obj, weights=WEIGHTS, device="cpu"
+        )
+    curves.setdefault(f"{name} {w}x{h}", {})["project, bounded=False (old loop)"] = (
+        old.evaluations,
+        old.delivered.tolist(),
+    )
+    level = old.at(evals)
+    need = new.evaluations_to_reach(level)
+    _say(
+        f"[3c] old loop (bounded=False) delivers {level:.5g} after {evals} evaluations; the "
+        f"default loop reaches it at {need} (and delivers {new.at(evals):.5g} after {evals})"
+    )
+    return [
+        Result(
+            f"3c. evals the default loop needs for the old loop's {evals}-eval delivered loss",
+            need if need is not None else NAN,
+            "evals",
+            "(reported)",
+            None,
+            f"{w}x{h}; old loop {level:.5g} @{evals}; default loop {new.at(evals):.5g} @{evals}",
+            extra={"old": {"evaluations": old.evaluations, "delivered": old.delivered.tolist()}},
+        )
+    ]
+
+
 def berkeley(
     *, size: int, steps: int, budget: int, target: int, cache: bool, curves: dict
 ) -> list[Result]:
@@ -348,6 +388,7 @@ def run(quick: bool = False) -> list[Result]:
                 curves=curves,
             )
             results += berkeley(size=48, steps=30, budget=20, target=10, cache=False, curves=curves)
+            results += old_loop(size=48, evals=20, curves=curves)
         else:
             for size in SIZES:
                 for name in PAIRS:
@@ -369,6 +410,7 @@ def run(quick: bool = False) -> list[Result]:
                 cache=True,
                 curves=curves,
             )
+            results += old_loop(size=128, evals=BERKELEY_TARGET, curves=curves)
     finally:
         torch.set_num_threads(previous)
     curves.pop("_runs", None)

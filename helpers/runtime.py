@@ -32,12 +32,17 @@ STAGING_ENV = "HELPERS_STAGING"
 folder FOLDER, renamed onto ``outputs/NAME/`` only when the notebook succeeds."""
 
 
+def outputs_root() -> Path:
+    """``outputs/`` (``HELPERS_OUTPUTS`` overrides), not created: see :func:`outputs_dir`."""
+    return Path(os.environ.get("HELPERS_OUTPUTS", ROOT / "outputs"))
+
+
 def outputs_dir(name: str | None = None) -> Path:
     """``outputs/`` (or ``outputs/<name>/``), created on demand; ``HELPERS_OUTPUTS`` overrides.
 
     Under the report runner ``outputs/<name>/`` is a staging folder (see :data:`STAGING_ENV`).
     """
-    base = Path(os.environ.get("HELPERS_OUTPUTS", ROOT / "outputs"))
+    base = outputs_root()
     staged_name, _, staged = os.environ.get(STAGING_ENV, "").partition("=")
     if name and staged and name == staged_name:
         path = Path(staged)

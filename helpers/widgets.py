@@ -61,8 +61,9 @@ def preview_panel(
     :data:`helpers.nst.DEFAULT_RATIO`).  ``mode``: ``"stylize"``, ``"content"``
     (reconstruction) or ``"style"`` (texture synthesis).  ``options`` go to the runs (e.g.
     ``device``, ``weights``).  Returns the widget (display it in a notebook); its ``controls``
-    are ``"ratio"`` (log10 alpha/beta), one slider per style layer (``"conv1_1"`` ...),
-    ``"content_layer"``, ``"steps"``, ``"init"``, ``"optimizer"`` and ``"run"`` (the button;
+    are ``"ratio"`` (log10 alpha/beta), one slider per style layer (named as in
+    :data:`helpers.nst.vgg.STYLE_LAYERS`), ``"content_layer"``, ``"steps"``, ``"init"``,
+    ``"optimizer"`` and ``"run"`` (the button;
     ``panel.controls["run"].click()`` runs it).  With ``enabled=False`` (headless runs) it
     builds nothing and returns None.
     """
@@ -87,7 +88,9 @@ def preview_panel(
             for name in vgg.STYLE_LAYERS
         },
         "content_layer": widgets.Dropdown(
-            options=list(vgg.CONV_LAYERS), value=vgg.CONTENT_LAYER_PAPER, description="content"
+            options=[n for n in vgg.LAYER_NAMES if n.startswith(("relu", "conv"))],
+            value=vgg.CONTENT_LAYER_PAPER,
+            description="content",
         ),
         "steps": widgets.IntSlider(value=steps, min=5, max=500, step=5, description="steps"),
         "init": widgets.Dropdown(
@@ -103,13 +106,18 @@ def preview_panel(
         summary.value = "running ..."
         try:
             res = _preview_run(
-                mode, content, style,
+                mode,
+                content,
+                style,
                 ratio=10 ** controls["ratio"].value,
                 content_layer=controls["content_layer"].value,
                 style_layers={name: controls[name].value for name in vgg.STYLE_LAYERS},
                 init=controls["init"].value,
-                size=size, steps=controls["steps"].value, optimizer=controls["optimizer"].value,
-                progress=False, **options,
+                size=size,
+                steps=controls["steps"].value,
+                optimizer=controls["optimizer"].value,
+                progress=False,
+                **options,
             )
         except UserError as exc:
             summary.value = ""
@@ -136,8 +144,15 @@ def _preview_run(mode, content, style, *, ratio, content_layer, style_layers, in
         return nst.reconstruct_content(content, content_layer, init=init, **common)
     if mode == "style":
         return nst.reconstruct_style(style, style_layers, init=init, **common)
-    return nst.stylize(content, style, ratio=ratio, content_layers=content_layer,
-                       style_layers=style_layers, init=init, **common)
+    return nst.stylize(
+        content,
+        style,
+        ratio=ratio,
+        content_layers=content_layer,
+        style_layers=style_layers,
+        init=init,
+        **common,
+    )
 
 
 def blend_panel(example: str = "penguin_snow", *, enabled: bool = True, size: int = 320):
@@ -170,7 +185,10 @@ def blend_panel(example: str = "penguin_snow", *, enabled: bool = True, size: in
         errors.clear_output()
         try:
             res = blend(
-                ex.source, ex.target, ex.mask, mode=controls["mode"].value,
+                ex.source,
+                ex.target,
+                ex.mask,
+                mode=controls["mode"].value,
                 offset=(controls["dy"].value, controls["dx"].value),
             )
         except UserError as exc:
@@ -183,8 +201,7 @@ def blend_panel(example: str = "penguin_snow", *, enabled: bool = True, size: in
         control.observe(update, names="value")
     update()
     panel = widgets.VBox(
-        [widgets.HBox([controls["dy"], controls["dx"]]), controls["mode"], preview, summary,
-         errors]
+        [widgets.HBox([controls["dy"], controls["dx"]]), controls["mode"], preview, summary, errors]
     )
     panel.controls, panel.preview = controls, preview
     return panel

@@ -27,6 +27,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+UNREACHABLE = "http://127.0.0.1:9"
+"""The discard port on this machine: a connection there is refused at once."""
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No test downloads anything: HTTP(S) goes through a proxy at an unreachable local address,
+    in process and in subprocesses (which inherit the environment), with or without a network.
+    (Kernels talk to their clients over ZeroMQ, not HTTP, so notebooks still run.)"""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, UNREACHABLE)
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture(scope="session")
 def caffe_state():
     return vgg.load_caffe_state_dict(log=lambda *_: None)
@@ -48,5 +63,6 @@ def rng():
 
 def file_hashes(*paths: Path) -> dict[str, str]:
     """sha256 of each existing file, to prove inputs were not changed."""
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest()
-            for p in paths if Path(p).is_file()}
+    return {
+        str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths if Path(p).is_file()
+    }

@@ -10,23 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import UNREACHABLE  # every test's downloads go there (conftest.no_network)
 
 from helpers import assets
 from helpers.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
-UNREACHABLE = "http://127.0.0.1:9"  # the discard port: connection refused at once
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Every download in these tests (in process and in the CLI subprocess, which inherits the
-    environment) goes through a proxy at an unreachable local address: the tests never fetch
-    from the real URLs, with or without a network."""
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.setenv(var, UNREACHABLE)
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
 
 
 def _manifest(tmp_path: Path, files: dict[str, bytes], url: str = "") -> tuple[Path, Path]:
@@ -113,7 +102,7 @@ def test_manifest_covers_the_shared_layout():
 
 
 def test_cli_without_mirror_or_network_is_one_clear_line(tmp_path):
-    # the real manifest's URLs, reached only through the unreachable proxy (no_network)
+    # the real manifest's URLs, reached only through the unreachable proxy (conftest.no_network)
     env = {**os.environ, "HELPERS_DATA": str(tmp_path / "data")}
     env.pop("ASSETS_MIRROR", None)
     proc = subprocess.run(

@@ -116,6 +116,8 @@ def command(slot_command: str, good: dict[str, Path], out: Path, **replace: Path
         return ["blend", g["source"], g["target"], g["mask"], "-o", out]
     if slot_command == "toy":
         return ["toy", g["toy"], "-o", out]
+    if slot_command in ("tile", "color2gray"):  # issue 14: one colour image
+        return [slot_command, g.get("image", g["content"]), "-o", out]
     raise ValueError(slot_command)
 
 
@@ -130,6 +132,8 @@ FILE_SLOTS = [
     ("blend", "target"),
     ("blend", "mask"),
     ("toy", "toy"),
+    ("tile", "image"),
+    ("color2gray", "image"),
 ]
 FILE_CASES = [
     (f"{cmd}:{'image' if slot == 'toy' else slot}/{case}", cmd, slot, case)
@@ -153,9 +157,12 @@ def test_bad_input_file(case, cmd, slot, kind, good, tmp_path, monkeypatch):
     assert bad.name in line, f"the error does not name the file: {line}"
 
 
+INPUT_OF = {"toy": "toy", "stylize": "content", "tile": "content", "color2gray": "content"}
+"""The good input each command reads (an output path equal to it must be refused)."""
+
 OUTPUT_CASES = [
     (f"{cmd}/{case}", cmd, case)
-    for cmd in ("stylize", "blend", "toy")
+    for cmd in ("stylize", "blend", "toy", "tile", "color2gray")
     for case in (
         "missing-folder",
         "unwritable-folder",
@@ -179,7 +186,7 @@ def test_bad_output_path(case, cmd, kind, good, tmp_path, monkeypatch):
         "is-a-directory": (out_dir / "folder.png", "is a directory"),
         "unknown-suffix": (out_dir / "out.xyz", "unknown image suffix"),
         "is-an-input": (
-            good["toy" if cmd == "toy" else "content" if cmd == "stylize" else "target"],
+            good[INPUT_OF.get(cmd, "target")],
             "is an input image",
         ),
     }[kind]

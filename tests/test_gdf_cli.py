@@ -134,3 +134,85 @@ def test_toy_bad_inputs(tmp_path):
     assert_clean_error(res, output=out, inputs_before=before, contains="2x2")
     res = run_cli("toy", tmp_path / "none.png", "-o", out)
     assert_clean_error(res, output=out, inputs_before=before, contains="not found")
+
+
+# ----------------------------------------------------------------- issue 14: editing modes
+
+
+@pytest.mark.parametrize("mode", ["flatten", "illumination", "color"])
+def test_blend_in_place_modes(files, tmp_path, mode):
+    out = tmp_path / "edit.png"
+    extra = {"flatten": ["--edge-threshold", "0.05"], "illumination": ["--beta", "0.3"],
+             "color": ["--color-gain", "1.5,0.5,1"]}[mode]  # fmt: skip
+    before = hashes([files["source"], files["mask"]])
+    res = run_cli("blend", files["source"], files["mask"], "-o", out, "--mode", mode, *extra)
+    assert res.code == 0, res.stderr
+    assert "unknowns" in res.stdout and "residual" in res.stdout and "\n" not in res.stdout.strip()
+    img, src = load_image(out), load_image(files["source"])
+    m = load_image(files["mask"], "L") > 0.5
+    np.testing.assert_allclose(img[~m], src[~m], atol=1 / 255 + 1e-6)  # outside: untouched
+    assert np.abs(img[m] - src[m]).max() > 2 / 255  # inside: edited
+    assert hashes(before) == before
+
+
+def test_blend_monochrome_is_the_library_edit(files, tmp_path):
+    from helpers.gdf import monochrome_transfer
+
+    out = tmp_path / "mono.png"
+    res = run_cli("blend", files["source"], files["target"], files["mask"], "-o", out,
+                  "--mode", "monochrome", "--offset", "2", "-3")  # fmt: skip
+    assert res.code == 0 and "monochrome transfer" in res.stdout, res.stderr
+    m = load_image(files["mask"], "L")
+    want = monochrome_transfer(
+        load_image(files["source"]), load_image(files["target"]), m, offset=(2, -3)
+    ).clipped
+    np.testing.assert_allclose(load_image(out), want, atol=0.5 / 255 + 1e-6)
+
+
+def test_tile_command(files, tmp_path):
+    one, four = tmp_path / "tile.png", tmp_path / "tiled.png"
+    res = run_cli("tile", files["source"], "-o", one)
+    assert res.code == 0 and "seam" in res.stdout, res.stderr
+    tile = load_image(one)
+    np.testing.assert_array_equal(tile[0], tile[-1])  # the borders agree: no seam
+    np.testing.assert_array_equal(tile[:, 0], tile[:, -1])
+    assert run_cli("tile", files["source"], "-o", four, "--repeat", "2", "3").code == 0
+    assert load_image(four).shape == (2 * tile.shape[0], 3 * tile.shape[1], 3)
+
+
+def test_color2gray_command(tmp_path):
+    from helpers.gdf import colour_edges, contrast_kept, isoluminant_pattern
+
+    pattern = tmp_path / "pattern.png"
+    Image.fromarray((isoluminant_pattern(48) * 255 + 0.5).astype(np.uint8)).save(pattern)
+    out = tmp_path / "grey.png"
+    res = run_cli("color2gray", pattern, "-o", out)
+    assert res.code == 0 and "contrast across colour edges" in res.stdout, res.stderr
+    rgb = load_image(pattern)
+    edges = colour_edges(rgb)
+    kept = contrast_kept(load_image(out, "L"), edges)
+    plain = contrast_kept(rgb @ np.array([0.299, 0.587, 0.114]), edges)
+    assert kept >= 10 * plain, (kept, plain)
+
+
+def test_editing_bad_inputs(files, tmp_path):
+    f = files
+    in_place = ["blend", f["source"], f["mask"]]
+    _bad(f, tmp_path, [*in_place, "--mode", "color"], "--color-gain")
+    _bad(f, tmp_path, [*in_place, "--mode", "color", "--color-gain", "1,x,2"], "three numbers")
+    _bad(f, tmp_path, [*in_place, "--mode", "color", "--color-gain", "1,-1,2"], "three numbers")
+    _bad(f, tmp_path, [*in_place, "--mode", "flatten", "--alpha", "0.3"], "--alpha")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--beta", "1"], "--beta")
+    _bad(f, tmp_path, ["blend", f["source"], f["target"], f["mask"], "--mode", "flatten"],
+         "IMAGE MASK")  # fmt: skip
+    _bad(f, tmp_path, [*in_place, "--mode", "illumination", "--alpha", "0"], "alpha")
+    _bad(f, tmp_path, ["blend", f["source"], f["empty"], "--mode", "flatten"], "empty")
+    _bad(f, tmp_path, ["blend", f["source"], f["small_mask"], "--mode", "flatten"], "same size")
+    _bad(f, tmp_path, [*in_place, "--mode", "flatten", "--offset", "1", "1"], "--offset")
+    _bad(f, tmp_path, ["tile", f["source"], "--repeat", "0", "2"], "--repeat")
+    _bad(f, tmp_path, ["tile", tmp_path / "nope.png"], "not found")
+    _bad(f, tmp_path, ["color2gray", f["source"]], "suffix", out_name="out.xyz")
+    _bad(f, tmp_path, ["color2gray", f["source"], "--mu", "0"], "mu")
+    line = tmp_path / "line.png"
+    Image.fromarray(np.zeros((2, 9, 3), np.uint8)).save(line)
+    _bad(f, tmp_path, ["tile", line], "3x3")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from helpers import report
@@ -43,18 +44,27 @@ def test_psnr_and_mean_abs_levels_against_hand_computations():
 
 def _metrics(**numbers):
     return {
-        "profile": "smoke", "seed": 0, "device": "cpu", "seconds": 1.0, "images": [],
+        "profile": "smoke",
+        "seed": 0,
+        "device": "cpu",
+        "seconds": 1.0,
+        "images": [],
         "metrics": numbers,
     }
 
 
 def test_metric_kinds_and_their_tolerances():
     kinds = {
-        "full.bird_sky.residual_mixed": ("residual", 1e-7), "max_abs_error": ("error", 1e-11),
-        "paper_final_total.the_scream": ("loss", 5e8), "unknowns": ("count", 701),
-        "seconds_naive": ("timing", 0.07), "speedup": ("timing", 8.0),
-        "activation_mean.conv1_1": ("number", 2.4), "layer": ("label", "conv4_2"),
-        "flag": ("label", True), "style_final.[.2, .2, .2, .2, .2] | shipwreck": ("loss", 2e9),
+        "full.bird_sky.residual_mixed": ("residual", 1e-7),
+        "max_abs_error": ("error", 1e-11),
+        "paper_final_total.the_scream": ("loss", 5e8),
+        "unknowns": ("count", 701),
+        "seconds_naive": ("timing", 0.07),
+        "speedup": ("timing", 8.0),
+        "activation_mean.conv1_1": ("number", 2.4),
+        "layer": ("label", "conv4_2"),
+        "flag": ("label", True),
+        "style_final.[.2, .2, .2, .2, .2] | shipwreck": ("loss", 2e9),
     }
     for key, (kind, value) in kinds.items():
         assert report.metric_kind(key, value) == kind, key
@@ -73,7 +83,11 @@ def test_compare_metrics_tolerances():
         loss=100.0, residual=1e-9, steps=5, layers=["conv4_2"], solve_seconds=1.0, stats={"a": 2.0}
     )
     close = _metrics(  # residual 1.9x: within 2x; a timing 9x: never compared
-        loss=100.5, residual=1.9e-9, steps=5, layers=["conv4_2"], solve_seconds=9.0,
+        loss=100.5,
+        residual=1.9e-9,
+        steps=5,
+        layers=["conv4_2"],
+        solve_seconds=9.0,
         stats={"a": 2.0},
     )
     same = report.compare_metrics("nb", close, ref)
@@ -83,7 +97,11 @@ def test_compare_metrics_tolerances():
     assert next(r for r in same if r.item == "solve_seconds").tolerance == "not compared"
 
     far = _metrics(
-        loss=101.5, residual=2.1e-9, steps=6, layers=["conv4_1"], stats={"a": float("nan")},
+        loss=101.5,
+        residual=2.1e-9,
+        steps=6,
+        layers=["conv4_1"],
+        stats={"a": float("nan")},
         extra=1.0,
     )
     drifted = report.compare_metrics("nb", far, ref)
@@ -128,7 +146,10 @@ def _write_run(out: Path, stem: str, image: np.ndarray, region=None, figures=(),
     for name in figures:
         Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / f"{name}.png")
     record = {
-        **_metrics(**metrics), "notebook": stem, "images": ["result"], "figures": list(figures),
+        **_metrics(**metrics),
+        "notebook": stem,
+        "images": ["result"],
+        "figures": list(figures),
         "regions": {"result": region} if region else {},
     }
     (folder / "metrics.json").write_text(json.dumps(record))
@@ -175,7 +196,8 @@ def test_record_then_check_images_and_metrics(tmp_path, outputs):
     (outputs / "04-x" / "metrics.json").unlink()
     rows = report.check_reference(ref_dir, ["04-x", "05-y"])
     assert [(r.notebook, r.item, r.ok) for r in rows] == [
-        ("04-x", "metrics.json", False), ("05-y", "reference", False)
+        ("04-x", "metrics.json", False),
+        ("05-y", "reference", False),
     ]
 
     with pytest.raises(UserError, match="from the smoke profile, not quick"):
@@ -214,11 +236,25 @@ def test_declared_region_is_compared_at_full_resolution(tmp_path, outputs):
     assert sorted(p.name for p in (ref_dir / "06-x").iterdir()) == ["result.png"]
 
 
+def test_notebook_run_records_the_regions_the_check_reads(outputs):
+    from helpers.notebook import NotebookRun
+
+    run = NotebookRun("06-z", device="cpu", profile="smoke")
+    image = np.zeros((10, 12, 3))
+    run.save_image("blend", image, region=(np.int64(2), 3, 7, 9))
+    run.save_image("plain", image)
+    run.save_metrics(residual=1e-7)
+    record = json.loads((outputs / "06-z" / "metrics.json").read_text())
+    assert record["regions"] == {"blend": [2, 3, 7, 9]} and record["images"] == ["blend", "plain"]
+
+
 def test_recorded_reference_keeps_keys_and_values_exactly(tmp_path, outputs):
     """Keys that look like arrays ("U[0,1]") and nested numbers survive the compact JSON layout."""
     image = np.zeros((8, 8, 3), np.uint8)
     metrics = {
-        "noise U[0,1]": 1.5, "curve": [0.1, 1e-12, -3.0], "nested": {"[0, 1]": [1, 2]},
+        "noise U[0,1]": 1.5,
+        "curve": [0.1, 1e-12, -3.0],
+        "nested": {"[0, 1]": [1, 2]},
         "name": "conv4_2",
     }
     _write_run(outputs, "05-y", image, **metrics)
@@ -239,6 +275,26 @@ def test_stored_smoke_reference_is_small_for_existing_notebooks():
         for summary in record.get("images", {}).values():
             crop = ref / summary["crop"] if "crop" in summary else None
             assert crop is None or (crop.is_file() and crop.stat().st_size < 100_000)
+
+
+def test_every_smoke_config_runs_on_the_cpu():
+    """The smoke reference is recorded on the CPU: a GPU host must not run the smoke profile
+    on CUDA and compare its losses with CPU numbers."""
+    configs = sorted((ROOT / "configs" / "smoke").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        assert yaml.safe_load(path.read_text()).get("DEVICE") == "cpu", path.name
+
+
+def test_nbval_compares_nothing_as_the_readme_says():
+    """README and Makefile say nbval only executes the notebooks: no committed cell asks nbval
+    to compare its output (mark one, and those texts must change)."""
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        assert not any("NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells), path.name
+    assert "nbval compares none" in (ROOT / "README.md").read_text()
 
 
 # ----------------------------------------------------------------------------- determinism

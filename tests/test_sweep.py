@@ -285,10 +285,12 @@ def test_a_second_run_does_nothing_and_a_new_point_runs_alone(
     out = capsys.readouterr().out
     assert "nothing to do" in out and "2 runs are already complete" in out
     assert stamps == {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
-    # one more value: only the new run executes
+    # one more value, on a running cluster (--scheduler): only the new run executes
     write_sweep(path, series, name="twice", grid={"product": {"VALUE": [1, 2, 3]}})
-    again = run_sweep(load(path, series), client=client, progress=False, echo=lambda _: None)
-    assert (again.passed, again.skipped, again.failed) == (1, 2, 0)
+    assert main([*args, "--scheduler", client.scheduler.address]) == 0
+    out = capsys.readouterr().out
+    assert f"dashboard: {client.dashboard_link}" in out
+    assert out.splitlines()[-1].startswith("sweep twice: 1 passed, 0 failed, 2 skipped")
     rows = read_results_csv(root / "results.csv")
     assert [r["status"] for r in rows] == ["passed"] * 3
     for p, stamp in stamps.items():

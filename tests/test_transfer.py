@@ -173,11 +173,11 @@ def test_grid_labels_seeds_and_csv(fast, images, tmp_path):
     assert res.rows == ["[1, 0, 0, 0, 0]", "[.5, .5, 0, 0, 0]"]
     assert res.cols == ["α/β = 1e-02", "α/β = 1e-06"]
     assert [len(r) for r in res.grid()] == [2, 2]
-    assert res.objectives[3].style_layers == {"conv1_1": 0.5, "conv2_1": 0.5}
+    assert res.objectives[3].style_layers == {"relu1_1": 0.5, "relu2_1": 0.5}
     assert res.objectives[3].ratio == pytest.approx(1e-6)
     path = res.save_csv(tmp_path / "grid.csv")
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("row,col,alpha,beta,ratio") and "style:conv1_1" in lines[0]
+    assert lines[0].startswith("row,col,alpha,beta,ratio") and "style:relu1_1" in lines[0]
     assert len(lines) == 5
     seeds = nst.reconstruct_content(content, ["conv1_1"], seeds=[0, 1], steps=1, **fast)
     same = nst.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=0, steps=1, **fast)
@@ -187,6 +187,7 @@ def test_grid_labels_seeds_and_csv(fast, images, tmp_path):
 
 def test_content_init_with_content_only_stops_at_zero_loss(fast, images):
     content, _ = images
+    content = np.floor(content * 255 + 0.5) / 255  # 8-bit: the delivered image is the content
     res = nst.reconstruct_content(content, "conv3_1", init="content", steps=50, **fast)
     assert res.evaluations == 1  # gradient exactly 0: nothing to do
     np.testing.assert_array_equal(res.image, content)
@@ -323,7 +324,7 @@ def test_text_helpers_and_figures(fast, images):
     text = grid.table_text()
     assert len(text.splitlines()) == 3 and "1e-02" in text and "1e-04" in text
     layers = nst.layer_losses_text(grid, element=0)
-    assert "style:conv1_1" in layers and " 1.00 " in layers
+    assert "style:relu1_1" in layers and " 1.00 " in layers
     runs = {"a": nst.stylize(content, style, steps=3, **fast),
             "b": nst.stylize(content, style, steps=3, init="noise", **fast)}
     table = nst.comparison(runs)

@@ -24,7 +24,8 @@ def test_layer_names_match_torchvision_indices():
         if name.startswith("conv"):
             assert module.out_channels == vgg.CHANNELS[name]
     # the indices the writeups quote
-    assert [vgg.LAYER_INDEX[n] for n in vgg.STYLE_LAYERS] == [0, 5, 10, 19, 28]
+    assert [vgg.LAYER_INDEX[n] for n in vgg.CONV_STYLE_LAYERS] == [0, 5, 10, 19, 28]
+    assert [vgg.LAYER_INDEX[n] for n in vgg.STYLE_LAYERS] == [1, 6, 11, 20, 29]  # rectified
     assert vgg.LAYER_INDEX["relu5_1"] == 29
     assert vgg.LAYER_INDEX["conv4_2"] == 21
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import widgets
+from helpers.nst import vgg
 
 pytest.importorskip("ipywidgets")
 
@@ -34,7 +35,8 @@ def test_preview_panel_reruns_with_new_controls(random_weights, rng):
         content, style, size=24, steps=5, weights=random_weights, device="cpu"
     )
     controls = panel.controls
-    assert {"ratio", "conv1_1", "conv5_1", "steps", "init", "run"} <= set(controls)
+    first_layer = vgg.STYLE_LAYERS[0]
+    assert {"ratio", *vgg.STYLE_LAYERS, "steps", "init", "run"} <= set(controls)
     assert panel.preview.value == b""  # nothing runs before "Run"
 
     controls["steps"].value = 5
@@ -43,7 +45,7 @@ def test_preview_panel_reruns_with_new_controls(random_weights, rng):
     assert _png_size(first) == (16, 24)  # the content's aspect at the longer side 24
 
     controls["ratio"].value = controls["ratio"].value + 6  # far more content weight
-    controls["conv1_1"].value = 1.0
+    controls[first_layer].value = 1.0
     controls["init"].value = "noise"
     controls["run"].click()
     second = panel.preview.value

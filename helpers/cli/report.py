@@ -189,6 +189,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     failed = drifted = False
     if not args.no_run:
+        _fetch_inputs(notebooks)  # before any notebook starts, as `make report` does
         estimates = _estimate(args, notebooks, profile, configs)
         results = _run_and_render(args, notebooks, profile, notebooks_dir, configs, estimates)
         print()
@@ -211,12 +212,45 @@ def run_report(args: argparse.Namespace) -> int:
     return 1 if failed or drifted else 0
 
 
+def _fetch_inputs(notebooks: list[Path]) -> None:
+    """Fetch the missing sample images (from ASSETS_MIRROR or their URLs) and, when a
+    style-transfer notebook is selected, the VGG-19 weights.  When that fails: one UserError
+    line naming what is missing and how to provide it; no notebook is started."""
+    import os
+
+    from ..assets import fetch_assets
+    from ..errors import UserError
+    from ..runtime import cache_dir
+
+    try:
+        fetch_assets(log=lambda line: print(line, flush=True))
+    except UserError as exc:
+        raise UserError(f"notebooks not started: {exc}") from None
+    if not any(_uses_nst(nb) for nb in notebooks) or os.environ.get("VGG19_WEIGHTS"):
+        return  # VGG19_WEIGHTS is checked where it is loaded
+    from ..nst import vgg
+
+    if not (cache_dir() / vgg.CACHE_NAME).is_file():
+        try:
+            vgg.fetch_caffe_weights(log=lambda line: print(line, flush=True))
+        except UserError as exc:
+            raise UserError(f"notebooks not started: VGG-19 weights: {exc}") from None
+
+
+def _uses_nst(notebook: Path) -> bool:
+    """Whether the notebook imports helpers.nst (and so needs the VGG-19 weights)."""
+    import re
+
+    text = notebook.read_text(encoding="utf-8")
+    return re.search(r"from helpers(?:\.nst)? import [^\n]*\bnst\b|helpers\.nst", text) is not None
+
+
 def _check_outputs_writable(args: argparse.Namespace) -> None:
     """Every folder the command will write, checked before any work (one line, exit 2)."""
-    from ..runtime import check_writable_dir, outputs_dir
+    from ..runtime import check_writable_dir, outputs_root
 
     if not args.no_run:
-        check_writable_dir(outputs_dir(), what="outputs folder")
+        check_writable_dir(outputs_root(), what="outputs folder")
     for folder, what in ((args.record, "--record folder"), (args.prepare, "--prepare folder")):
         if folder:
             check_writable_dir(Path(folder), what=what)

@@ -1,6 +1,9 @@
 """``stylize``: neural style transfer of one content image with one style image.
 
     python -m helpers stylize CONTENT STYLE -o OUT.png [--size 256] [--steps 300] ...
+    python -m helpers stylize CONTENT STYLE_A STYLE_B -o OUT.png [--style-blend 3,1]
+        [--style-mask A.png --style-mask B.png] [--preserve-colors luminance|histogram]
+        [--scales 256,512 --steps 200,100]
 
 Every setting is checked before any work is done; bad input is one ``error:`` line and exit
 code 2 with no output file.  The result is written atomically.  Ctrl-C stops cleanly (exit
@@ -33,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"chosen --recipe ({RECIPE_HELP}); any option given explicitly overrides it.",
     )
     p.add_argument("content", metavar="CONTENT", help="content image file")
-    p.add_argument("style", metavar="STYLE", help="style image file")
+    p.add_argument("style", metavar="STYLE", nargs="+",
+                   help="style image file; several are blended into one output (--style-blend, "
+                   "default equal weights) or placed by --style-mask")
     p.add_argument("-o", "--output", metavar="OUT", required=True,
                    help="output image (.png, .jpg, ...)")
     p.add_argument("--recipe", choices=("gatys", "berkeley", "cmu"), default=DEFAULT_RECIPE,
@@ -43,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the recipe's)")
     p.add_argument("--style-size", default=None, metavar="N|WxH",
                    help="style image size (default: resized to the output size)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="function evaluations (default: the recipe's)")
+    p.add_argument("--steps", type=_steps, default=None, metavar="N|N1,N2,...",
+                   help="function evaluations (default: the recipe's); with --scales one value "
+                   "for every scale or one per scale")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None,
                    help="default: the recipe's")
     p.add_argument("--lr", type=float, default=None,
@@ -78,7 +84,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--save-on-interrupt", action="store_true",
                    help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png")
+    _register_controls(p)
     p.set_defaults(func=run_stylize)
+
+
+def _steps(text: str) -> int | list[int]:
+    """``--steps``: one whole number, or one per scale (``200,100``)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid int value: {text!r}; give a whole number of evaluations, or one per scale "
+            "(e.g. 200,100)") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _register_controls(p: argparse.ArgumentParser) -> None:
+    """The Gatys et al. 2017 controls (:mod:`helpers.nst.controls`)."""
+    g = p.add_argument_group("controls (Gatys et al. 2017)")
+    g.add_argument("--preserve-colors", choices=("luminance", "histogram"), default=None,
+                   help="keep the content's colours: luminance = transfer the luma only and take "
+                   "the content's chroma; histogram = match the style's colour mean and "
+                   "covariance to the content's first")
+    g.add_argument("--histogram-method", choices=("eigen", "cholesky"), default="eigen",
+                   help="the linear colour map of --preserve-colors histogram: eigen = the "
+                   "image-analogies variant (default) or cholesky")
+    g.add_argument("--style-blend", default=None, metavar="W1,W2,...",
+                   help="one weight per STYLE (normalised to sum to 1): the style loss is "
+                   "sum_s w_s E(style_s) for one output")
+    g.add_argument("--style-mask", action="append", default=None, metavar="MASK",
+                   help="one per STYLE, in order: white where that style applies; together the "
+                   "masks must cover the image (resized to the output size, with a note)")
+    g.add_argument("--scales", default=None, metavar="N1,N2,...",
+                   help="coarse to fine: increasing output sizes (longer side), each scale "
+                   "starting from the previous result upsampled; replaces --size")
 
 
 def interrupted_path(output: Path) -> Path:
@@ -98,13 +137,14 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
             f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
         )
     check_writable(output)
-    for name in (args.content, args.style):
+    for name in (args.content, *args.style, *(args.style_mask or [])):
         if (Path(name).exists() and output.exists()
                 and output.resolve() == Path(name).resolve()):
             raise UserError(f"output {output} is an input image; choose another -o path")
     if args.save_on_interrupt:
         check_writable(interrupted_path(output))
-    if args.steps is not None and args.steps <= 0:
+    if args.steps is not None and min([args.steps] if isinstance(args.steps, int)
+                                      else args.steps) <= 0:
         raise UserError(
             f"--steps must be a positive number of function evaluations, got {args.steps}"
         )
@@ -113,7 +153,7 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
     given = [args.ratio is not None, args.alpha is not None or args.beta is not None,
              args.ratio_512 is not None]
     if sum(given) > 1:
-        raise UserError("give one of --ratio, --ratio-512 or --alpha/--beta, not several")
+        raise UserError("give either --ratio or --alpha/--beta or --ratio-512, only one")
     recipe = nst.get_recipe(args.recipe)
     content_spec = recipe.content_layers if args.content_layers is None else args.content_layers
     content_layers = nst.layer_weights(content_spec, what="content layer")
@@ -154,6 +194,58 @@ def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict)
     return options
 
 
+def _floats(text: str, what: str, example: str) -> list[float]:
+    from ..errors import UserError
+
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"{what} {text!r}: give comma-separated numbers, e.g. {example}") from None
+
+
+def _controls(args: argparse.Namespace, content) -> dict:
+    """The controls' keyword arguments of :func:`helpers.nst.stylize_controlled` (empty when
+    none is used), checked before any work; notes (a resized mask) go to stdout."""
+    from .. import nst
+    from ..errors import UserError
+    from ..images import target_shape
+
+    n = len(args.style)
+    out: dict = {}
+    if args.preserve_colors:
+        out.update(preserve_colors=args.preserve_colors, histogram_method=args.histogram_method)
+    if args.style_blend is not None:
+        weights = _floats(args.style_blend, "--style-blend", "3,1")
+        if len(weights) != n:
+            raise UserError(f"--style-blend has {len(weights)} weight(s) for {n} STYLE image(s); "
+                            "give one weight per style image")
+        out["blend"] = nst.controls.blend_weights(weights, n)
+    if args.scales is not None:
+        values = _floats(args.scales, "--scales", "256,512")
+        sizes = [int(v) for v in values if float(v).is_integer()]
+        if len(sizes) != len(args.scales.split(",")):
+            raise UserError(f"--scales {args.scales}: give whole sizes in pixels, e.g. 256,512")
+        if args.size is not None:
+            raise UserError("give either --size or --scales (the last scale is the output size)")
+        steps = args.steps if args.steps is not None else nst.get_recipe(args.recipe).steps
+        nst.controls.check_scales(sizes, steps)
+        out["scales"] = sizes
+    elif isinstance(args.steps, list):
+        raise UserError("--steps has several values but there is no --scales; give one value")
+    if args.style_mask is not None:
+        final = out["scales"][-1] if "scales" in out else (
+            args.size or nst.get_recipe(args.recipe).size)
+        shape = target_shape(content.shape[:2], final)
+        masks, notes = nst.controls.prepare_masks(args.style_mask, n, shape,
+                                                  names=args.style_mask)
+        for note in notes:
+            print(note)
+        out["masks"] = masks
+    if n > 1 and "blend" not in out and "masks" not in out:
+        out["blend"] = nst.controls.blend_weights(None, n)
+    return out
+
+
 def _report_interrupt(stop, args: argparse.Namespace, output: Path) -> int:
     """Ctrl-C: say how far it got, keep the latest image if asked; exit code 130."""
     from ..images import save_image
@@ -178,10 +270,16 @@ def run_stylize(args: argparse.Namespace) -> int:
     output = Path(args.output)
     content_layers, style_layers = _check_args(args, output)
     content = load_image(args.content)
-    style = load_image(args.style)
+    styles = [load_image(name) for name in args.style]
+    controls = _controls(args, content)
     options = _options(args, content_layers, style_layers)
     try:
-        result = nst.stylize(content, style, **options)
+        if controls:
+            if "scales" in controls:
+                options.pop("size", None)  # the last scale is the output size
+            result = nst.stylize_controlled(content, styles, **controls, **options)
+        else:
+            result = nst.stylize(content, styles[0], **options)
     except nst.Interrupted as stop:
         return _report_interrupt(stop, args, output)
     save_image(output, result.image)

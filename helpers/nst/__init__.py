@@ -68,12 +68,16 @@ from .controls import (
 )
 from .experiments import (
     alpha_beta_grid,
+    balance_point,
     carried_ratio,
     comparison,
     content_style_grid,
     evaluations_to_reach,
+    high_frequency_energy,
     layer_losses_text,
     output_pixels,
+    paper_vs_practice,
+    practice_table,
     reconstruct_content,
     reconstruct_style,
     run_grid,
@@ -132,6 +136,10 @@ __all__ = [
     "run_grid",
     "carried_ratio",
     "output_pixels",
+    "balance_point",
+    "high_frequency_energy",
+    "paper_vs_practice",
+    "practice_table",
     "build_network",
     # recipes
     "Recipe",

@@ -104,7 +104,7 @@ def prepare_masks(
 
     if len(masks) != n_styles:
         raise UserError(
-            f"{len(masks)} style masks for {n_styles} style images; give one mask "
+            f"{len(masks)} style mask(s) for {n_styles} style image(s); give one mask "
             "per style image (white where that style applies)"
         )
     names = list(names) if names is not None else [f"mask {k + 1}" for k in range(n_styles)]

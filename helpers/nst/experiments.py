@@ -291,3 +291,101 @@ def evaluations_to_reach(result: TransferResult, level: float, *, element: int =
     series = result.history.series(key)[:, element]
     hits = np.nonzero(series <= level)[0]
     return int(result.history.evaluations[hits[0]]) if len(hits) else None
+
+
+# --- paper against common practice -----------------------------------------------------------
+
+PRACTICE_ROWS = ("pooling", "features", "init", "Gram", "optimizer")
+"""The rows of :func:`paper_vs_practice`: each the paper's setting beside the common one."""
+
+
+def paper_vs_practice(content: ImageLike, style: ImageLike, *, size, steps: int,
+                      recipe="gatys", **options) -> dict[str, dict[str, TransferResult]]:
+    """One run per choice at the same evaluation budget: ``{row: {label: result}}``.
+
+    The first entry of every row is the recipe itself (one shared run); the others change one
+    setting: max pooling, pre-activation ``conv`` features, noise init, the mean-normalised
+    Gram, and Adam at Berkeley's lr 0.2 and at the project's :data:`ADAM_LR`.  Each run's loss
+    is its own objective's, so only the optimiser and init rows compare losses directly.
+    """
+    from .objective import ADAM_LR, BERKELEY_LR
+    from .recipes import get_recipe
+
+    base = get_recipe(recipe).options(size=size, steps=steps, **options)
+
+    def run(**change) -> TransferResult:
+        return stylize(content, style, **{**base, **change})
+
+    paper = run()
+    conv = {k: dict(zip(vgg.as_kind(base[k], "conv"), base[k].values()))
+            for k in ("content_layers", "style_layers")}
+    alt_optimizer = "adam" if base["optimizer"] == "lbfgs" else "lbfgs"
+    optimizer_row = {f"{base['optimizer']} (paper)": paper}
+    if alt_optimizer == "adam":
+        optimizer_row |= {f"adam lr {BERKELEY_LR:g} (Berkeley)": run(optimizer="adam",
+                                                                    lr=BERKELEY_LR),
+                          f"adam lr {ADAM_LR:g} (project)": run(optimizer="adam", lr=ADAM_LR)}
+    else:
+        optimizer_row[alt_optimizer] = run(optimizer=alt_optimizer)
+    return {
+        "pooling": {f"{base['pooling']} pooling (paper)": paper,
+                    "max pooling" if base["pooling"] == "avg" else "avg pooling":
+                        run(pooling="max" if base["pooling"] == "avg" else "avg")},
+        "features": {"relu features (paper)": paper, "conv (pre-activation)": run(**conv)},
+        "init": {f"{base['init']} init (paper)": paper,
+                 "noise init" if base["init"] != "noise" else "content init":
+                     run(init="noise" if base["init"] != "noise" else "content")},
+        "Gram": {f"{base['gram']} Gram (paper)": paper,
+                 "mean Gram" if base["gram"] != "mean" else "raw Gram":
+                     run(gram="mean" if base["gram"] != "mean" else "raw")},
+        "optimizer": optimizer_row,
+    }
+
+
+def practice_table(panel: Mapping[str, Mapping[str, TransferResult]]) -> str:
+    """One line per run of :func:`paper_vs_practice`: its final loss and seconds."""
+    rows = [{"choice": row, "setting": label, "final loss": r.final("total")[0],
+             "evals": r.evaluations, "seconds": r.loop_seconds}
+            for row, runs in panel.items() for label, r in runs.items()]
+    return format_table(rows, formats={"final loss": ".4g", "seconds": ".1f"})
+
+
+# --- the alpha/beta balance point ------------------------------------------------------------
+
+
+def balance_point(content: ImageLike, style: ImageLike, *, steps: int = 40, recipe="gatys",
+                  size=None, **options) -> dict[str, float]:
+    """Where content and style balance: ``L_style(photo) / L_content(stylised)``.
+
+    The style loss of the content photo (where a transfer starts) over the content loss of a
+    fully stylised image (a pure-style run of ``steps`` evaluations from the photo): at
+    alpha/beta equal to this, both terms weigh the same.  Returns the balance, its size-free
+    (512²) value under the recipe's normalisation, the pixels and the two losses.
+    """
+    from .objective import size_free_ratio
+    from .recipes import get_recipe
+
+    rec = get_recipe(recipe)
+    opts = rec.options(steps=steps, **options)
+    opts["size"] = size  # None: the content's own size, not the recipe's
+    for key in ("size_free_ratio", "content_layers", "style_layers", "init"):
+        opts.pop(key)
+    styled = optimize(Objective(alpha=0.0, beta=1.0, style_layers=rec.style_layers),
+                      content=content, style=style, init="content", **opts)
+    probe = optimize(Objective(alpha=1.0, beta=0.0, content_layers=rec.content_layers),
+                     content=content, init=styled.image, **{**opts, "steps": 1})
+    style_of_photo = float(styled.history.style[0, 0])
+    content_of_stylised = float(probe.history.content[0, 0])
+    balance = style_of_photo / content_of_stylised
+    h, w = styled.image.shape[:2]
+    return {"balance": balance, "pixels": h * w,
+            "balance_512": size_free_ratio(balance, h * w, content_norm=rec.content_norm),
+            "style_of_photo": style_of_photo, "content_of_stylised": content_of_stylised}
+
+
+def high_frequency_energy(image: np.ndarray) -> float:
+    """Mean squared discrete Laplacian of an ``(H, W, 3)`` image: fine-grain noise shows here."""
+    img = np.asarray(image, dtype=np.float64)
+    lap = (4 * img[1:-1, 1:-1] - img[:-2, 1:-1] - img[2:, 1:-1] - img[1:-1, :-2]
+           - img[1:-1, 2:])
+    return float(np.mean(lap**2))

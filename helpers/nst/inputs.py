@@ -28,13 +28,9 @@ def as_array(image: ImageLike, what: str) -> np.ndarray:
     from ..images import load_image, resolve, to_numpy
 
     if isinstance(image, str | os.PathLike):
-        try:  # a path, or a sample asset name such as "nst/content/tubingen.jpg"
-            path = resolve(image, what=what)
-        except UserError:
-            raise UserError(
-                f"{what} {image}: file not found (neither a path nor a sample asset name)"
-            ) from None
-        return load_image(path)
+        # a path, or a sample asset name such as "nst/content/tubingen.jpg"; resolve's error
+        # is the one message (a missing sample says how to fetch it)
+        return load_image(resolve(image, what=what))
     if isinstance(image, Tensor):
         t = image.detach()
         if t.dim() == 4 and t.shape[0] == 1:

@@ -278,8 +278,7 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
         raise Interrupted(_partial(objs, loop, start, device_label, optimizer)) from None
     loop.bar.close()
     loop_seconds = time.perf_counter() - loop.loop_start
-    # the delivered image: clamped to [0, 1] and quantised to 8 bits, as a PNG holds it
-    image = loop.latest_image().clamp_(0.0, 1.0).mul_(255.0).round_().div_(255.0)
+    image = loop.latest_image().clamp_(0.0, 1.0)
     if not bool(torch.isfinite(image).all()):
         cause = (f"the learning rate lr={lr:g} is probably too high" if optimizer == "adam"
                  else "try fewer layers or another init")
@@ -288,7 +287,10 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
             + cause
         )
     with torch.no_grad():
-        final, _ = evaluate(image, backward=False, scale=None)
+        # the final losses are those of the delivered image: clamped to [0, 1] and quantised
+        # to 8 bits, as a PNG holds it (the returned float image saves to exactly that)
+        delivered = image.mul(255.0).add_(0.5).floor_().div_(255.0)  # as images.to_uint8
+        final, _ = evaluate(delivered, backward=False, scale=None)
     return TransferResult.from_records(objs, image, loop.records, loop.evaluations, start=start,
                                        loop_start=loop.loop_start, device=device_label,
                                        optimizer=optimizer, final=final,

@@ -20,9 +20,10 @@ from .results import Step, TransferResult
 
 
 def quantize(image) -> np.ndarray:
-    """``image`` clamped to [0, 1] and rounded to 8 bits, as ``(H, W, 3)`` float32 in [0, 1]."""
+    """``image`` clamped to [0, 1] and rounded to 8 bits as :func:`helpers.images.to_uint8`
+    does, as float32 in [0, 1]."""
     arr = np.asarray(image, dtype=np.float32)
-    return (np.round(np.clip(arr, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+    return (np.floor(np.clip(arr, 0.0, 1.0) * 255.0 + 0.5) / 255.0).astype(np.float32)
 
 
 def delivered_losses(

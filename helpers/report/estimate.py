@@ -3,13 +3,14 @@
 Part of :mod:`helpers.report`.  The estimate of one notebook is
 
     seconds = KERNEL_SECONDS + figures * t_figure + sum over its optimisations of
-              evaluations * (t_step + images * pixels * t_pixel) + gradient-domain pixels * t_solve
+              evaluations * (t_step + images * (t_image + pixels * t_pixel))
+              + gradient-domain pixels * t_solve
 
-* ``t_step`` and ``t_pixel`` come from a short measurement on the chosen device: a few timed
-  VGG-19 forward+backward evaluations (random weights: same cost, no download) at the smallest
-  and the largest image size of the plan, fitted as a fixed cost per evaluation plus a cost per
-  pixel;
-* ``t_figure`` from saving one image-grid figure, ``t_solve`` from one Poisson blend;
+* ``t_step``, ``t_image`` and ``t_pixel`` come from a short measurement on the chosen device:
+  a few timed evaluations as the loop does them (VGG-19 forward with Gram matrices, backward;
+  random weights: same cost, no download) at the smallest size of the plan for one image and
+  for a batch of four, and at the largest size for one image;
+* ``t_figure`` from drawing one image-grid figure, ``t_solve`` from one Poisson blend;
 * the counts (how many optimisations, of how many images, at which size, for how many
   evaluations) from the profile's parameters and :data:`WORKLOADS`, one function per notebook
   that mirrors what the notebook runs.  A notebook not listed there (a new one, or the tiny
@@ -62,18 +63,24 @@ class Plan:
 
 @dataclasses.dataclass(frozen=True)
 class Speed:
-    """Measured unit costs on one device (seconds)."""
+    """Measured unit costs on one device (seconds).
+
+    One evaluation of a batch of ``b`` images of ``p`` pixels costs
+    ``step + b * (image + pixel * p)``.
+    """
 
     device: str
-    step: float  # per evaluation, whatever its size (launches, Python, the optimiser)
+    step: float  # per evaluation, whatever its batch and size (launches, Python, the optimiser)
+    image: float  # per image per evaluation, beyond its pixels
     pixel: float  # per image pixel per evaluation
-    figure: float  # per saved figure
+    figure: float  # per figure (drawn, saved and displayed)
     solve: float  # per solved pixel of a Poisson blend
 
+    def evaluation_seconds(self, work: Work) -> float:
+        return self.step + work.images * max(0.0, self.image + self.pixel * work.pixels)
+
     def notebook_seconds(self, plan: Plan) -> float:
-        nst = sum(
-            w.evaluations * (self.step + w.images * w.pixels * self.pixel) for w in plan.works
-        )
+        nst = sum(w.evaluations * self.evaluation_seconds(w) for w in plan.works)
         return KERNEL_SECONDS + plan.figures * self.figure + nst + plan.solve_pixels * self.solve
 
 
@@ -194,8 +201,9 @@ def plan_notebook(notebook: Path, parameters: Mapping[str, Any]) -> Plan:
 # ----------------------------------------------------------------------------- measurement
 
 
-def _time_evaluations(size: int, device, repeats: int) -> float:
-    """Median seconds of one VGG-19 forward+backward at ``size`` x ``size`` (after a warm-up)."""
+def _time_evaluations(size: int, device, repeats: int, batch: int = 1) -> float:
+    """Median seconds of one evaluation as the loop does it (VGG-19 forward, Gram matrices and
+    a loss at every style layer, backward) for ``batch`` images of ``size`` x ``size``."""
     import torch
 
     from ..nst import vgg
@@ -203,12 +211,15 @@ def _time_evaluations(size: int, device, repeats: int) -> float:
     model = vgg.VGGFeatures(
         [*vgg.STYLE_LAYERS, vgg.CONTENT_LAYER_PAPER], weights="random", device=device
     )
-    image = torch.rand(1, 3, size, size, device=device, requires_grad=True)
+    image = torch.rand(batch, 3, size, size, device=device, requires_grad=True)
     times = []
     for i in range(repeats + 1):
         t0 = time.perf_counter()
-        feats = model(image)
-        loss = sum(f.square().mean() for f in feats.values())
+        loss = image.new_zeros(())
+        for f in model(image).values():
+            flat = f.flatten(2)
+            gram = flat @ flat.transpose(1, 2) / flat.shape[-1]
+            loss = loss + gram.square().mean() + f.square().mean()
         loss.backward()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -218,7 +229,8 @@ def _time_evaluations(size: int, device, repeats: int) -> float:
 
 
 def _time_figure() -> float:
-    """Seconds to draw and save one 3x3 image-grid figure (as the notebooks do)."""
+    """Seconds to draw and save one titled 5x5 image-grid figure, twice: a notebook saves each
+    figure and the inline backend renders it again for display."""
     import io
 
     import matplotlib
@@ -227,15 +239,21 @@ def _time_figure() -> float:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    images = np.random.default_rng(0).random((9, 96, 96, 3))
-    t0 = time.perf_counter()
-    fig, axes = plt.subplots(3, 3, figsize=(6, 6))
-    for ax, image in zip(axes.flat, images, strict=True):
-        ax.imshow(image)
-        ax.set_axis_off()
-    fig.savefig(io.BytesIO(), format="png", dpi=110)
-    plt.close(fig)
-    return time.perf_counter() - t0
+    images = np.random.default_rng(0).random((25, 64, 64, 3))
+    seconds = []
+    for _ in range(2):  # the first one also loads fonts (once per kernel): time the second
+        t0 = time.perf_counter()
+        fig, axes = plt.subplots(5, 5, figsize=(9.5, 9.5))
+        for i, (ax, image) in enumerate(zip(axes.flat, images, strict=True)):
+            ax.imshow(image)
+            ax.set_title(f"cell {i}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle("a grid")
+        fig.savefig(io.BytesIO(), format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        seconds.append(time.perf_counter() - t0)
+    return 2 * seconds[-1]
 
 
 def _time_solve() -> float:
@@ -254,7 +272,8 @@ def _time_solve() -> float:
 
 
 def measure(device, plans: Sequence[Plan], repeats: int = 3) -> Speed:
-    """Time a few evaluations at the smallest and largest size of ``plans`` on ``device``."""
+    """Time a few evaluations on ``device`` at the smallest size of ``plans`` (one image, then a
+    batch of four) and at the largest (one image); fit :class:`Speed`."""
     import math
 
     import torch
@@ -263,19 +282,22 @@ def measure(device, plans: Sequence[Plan], repeats: int = 3) -> Speed:
 
     device = torch.device(device)
     pixels = [w.pixels for p in plans for w in p.works if w.evaluations > 2]
-    step = pixel = 0.0
+    step = image = pixel = 0.0
     if pixels:
         small = max(16, round(math.sqrt(min(pixels))))
         large = max(small, round(math.sqrt(max(pixels))))
-        t_small = _time_evaluations(small, device, repeats)
-        t_large = _time_evaluations(large, device, repeats) if large > small else t_small
-        pixel = max(0.0, (t_large - t_small) / max(1, large * large - small * small))
-        if large == small:
-            pixel = t_small / (2 * small * small)  # half fixed cost, half per pixel
-        step = max(0.0, t_small - pixel * small * small)
+        one = _time_evaluations(small, device, repeats)
+        four = _time_evaluations(small, device, repeats, batch=4)
+        per_image = max(0.0, (four - one) / 3)
+        step = max(0.0, one - per_image)
+        image = per_image
+        if large > small:
+            at_large = max(per_image, _time_evaluations(large, device, repeats) - step)
+            pixel = (at_large - per_image) / (large * large - small * small)
+            image = per_image - pixel * small * small
     figure = _time_figure() if any(p.figures for p in plans) else 0.0
     solve = _time_solve() if any(p.solve_pixels for p in plans) else 0.0
-    return Speed(device_name(device), step, pixel, figure, solve)
+    return Speed(device_name(device), step, image, pixel, figure, solve)
 
 
 def estimate_series(

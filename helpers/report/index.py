@@ -1,8 +1,8 @@
 """The report's contents page ``index.html``: one card per chapter.
 
 Part of :mod:`helpers.report` (used by :mod:`.render`).  Each card shows a thumbnail of the
-chapter's key figure (``metrics.json`` ``key_figure``, else its first figure; written as a
-small PNG under ``thumbs/`` beside the page, so the page works offline and stays light), its
+chapter's key figure (``metrics.json`` ``key_figure``, else its first figure; embedded as a
+small PNG, so the page is one file that works offline), its
 title linked to its page, pass/fail, profile, device and run time, and a few headline numbers
 from ``metrics.json`` (:data:`HEADLINES`; any missing key is skipped, and a chapter not listed
 shows its first scalar metrics).  The page is a plain Jinja2 template,
@@ -42,18 +42,26 @@ def _ratio_vs_opencv(metrics: dict) -> float | None:
 Headline = tuple[str, "str | Callable[[dict], object]"]
 
 HEADLINES: dict[str, list[Headline]] = {
-    "01": [("photo size (h, w)", "image_size"), ("mean conv4_2 activation",
-                                                  "activation_mean.conv4_2")],
-    "02": [("evaluations per run", "evaluations"),
-           ("seconds / evaluation", "seconds_per_evaluation_content")],
+    "01": [
+        ("photo size (h, w)", "image_size"),
+        ("mean conv4_2 activation", "activation_mean.conv4_2"),
+    ],
+    "02": [
+        ("evaluations per run", "evaluations"),
+        ("seconds / evaluation", "seconds_per_evaluation_content"),
+    ],
     "03": [("chosen α/β", "chosen_ratio"), ("content/style balance", "balance_ratio")],
-    "04": [("final loss, Starry Night", "paper_final_total.starry_night"),
-           ("final loss, L-BFGS", "optimizer_final_total.lbfgs"),
-           ("final loss, Adam", "optimizer_final_total.adam")],
-    "05": [("toy max error", "max_abs_error"), ("relative residual", "relative_residual"),
-           ("speed-up vs naive", "speedup")],
-    "06": [("blend residual", "independent_residual"),
-           ("time vs OpenCV", _ratio_vs_opencv)],
+    "04": [
+        ("final loss, Starry Night", "paper_final_total.starry_night"),
+        ("final loss, L-BFGS", "optimizer_final_total.lbfgs"),
+        ("final loss, Adam", "optimizer_final_total.adam"),
+    ],
+    "05": [
+        ("toy max error", "max_abs_error"),
+        ("relative residual", "relative_residual"),
+        ("speed-up vs naive", "speedup"),
+    ],
+    "06": [("blend residual", "independent_residual"), ("time vs OpenCV", _ratio_vs_opencv)],
     "07": [("final loss", "final_total"), ("preserved colour error", "colour_error")],
     "08": [("blend residual", "residual"), ("time vs OpenCV", "ratio_vs_opencv")],
 }
@@ -107,38 +115,44 @@ def headline_numbers(stem: str, metrics: dict | None, *, limit: int = 3) -> list
 def key_figure(stem: str, metrics: dict | None) -> Path | None:
     """The PNG of the chapter's key figure under ``outputs/<stem>/``, if it exists."""
     metrics = metrics or {}
-    names = [metrics.get("key_figure"), *(metrics.get("figures") or []),
-             *(metrics.get("images") or [])]
+    names = [
+        metrics.get("key_figure"),
+        *(metrics.get("figures") or []),
+        *(metrics.get("images") or []),
+    ]
     for name in names:
         if name and (outputs_dir() / stem / f"{name}.png").is_file():
             return outputs_dir() / stem / f"{name}.png"
     return None
 
 
-def _thumbnail(source: Path, dest: Path) -> bool:
+def thumbnail_uri(source: Path) -> str | None:
+    """The image at ``source`` shrunk to :data:`THUMB_SIZE`, as a ``data:image/png`` URI (the
+    index page embeds it: one self-contained file); None when it cannot be read."""
+    import base64
+    import io
+
     from PIL import Image
 
     try:
         with Image.open(source) as image:
             image = image.convert("RGB")
             image.thumbnail(THUMB_SIZE)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            image.save(dest, format="PNG", optimize=True)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", optimize=True)
     except OSError:
-        return False
-    return True
+        return None
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def chapter_card(result: NotebookResult, folder: Path, *, linked: bool) -> dict:
-    """What the index shows for one chapter; writes its thumbnail into ``folder/thumbs/``.
+def chapter_card(result: NotebookResult, *, linked: bool) -> dict:
+    """What the index shows for one chapter.
 
     ``notes`` are extra lines on the card (e.g. a profile that differs from the series').
     """
     metrics = read_metrics(result.notebook)
     figure = key_figure(result.notebook, metrics)
-    thumb = None
-    if figure is not None and _thumbnail(figure, folder / "thumbs" / f"{result.notebook}.png"):
-        thumb = f"thumbs/{result.notebook}.png"
+    thumb = thumbnail_uri(figure) if figure is not None else None
     where = result.failed.describe() if result.failed else ""
     anchor = f"#cell-id={result.failed.cell_id}" if result.failed and result.failed.cell_id else ""
     return {
@@ -179,7 +193,10 @@ def _git_commit() -> str:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT, capture_output=True, text=True, timeout=10,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return "-"
@@ -187,10 +204,10 @@ def _git_commit() -> str:
 
 
 def write_index(results: Sequence[NotebookResult], folder: Path, *, linked: set[str]) -> Path:
-    """Write ``folder/index.html`` (and ``folder/thumbs/*.png``) for ``results``."""
+    """Write ``folder/index.html`` for ``results``."""
     import jinja2
 
-    cards = [chapter_card(r, folder, linked=r.notebook in linked) for r in results]
+    cards = [chapter_card(r, linked=r.notebook in linked) for r in results]
     flag_mixed_profiles(cards)
     profiles = sorted({c["profile"] for c in cards})
     devices = sorted({c["device"] for c in cards if c["device"] != "-"}) or ["-"]

@@ -146,7 +146,7 @@ def notebook_parameters(notebook: Path) -> dict[str, dict]:
     return params
 
 
-PARAMETER_LINE = 'SIZE = 128  # type: int  longer side of the images in pixels'
+PARAMETER_LINE = "SIZE = 128  # type: int  longer side of the images in pixels"
 """The format of a parameters-cell line that both this parser and papermill 2.7's
 ``--help-notebook`` read: ``NAME = literal  # type: TYPE  help``, all on one line, with no
 other ``=`` on the line (papermill skips a line holding two) and no space inside ``TYPE``
@@ -154,8 +154,10 @@ other ``=`` on the line (papermill skips a line holding two) and no space inside
 here."""
 
 _TYPE_COMMENT = re.compile(r"^type:\s*(?P<type>\S+)\s*(?P<help>.*)$")
-_OLD_COMMENT = re.compile(r"^(?P<type>(?:int|float|str|bool|list|dict|tuple)(?:\[[^\]\s]*\])?)"
-                          r":\s*(?P<help>.*)$")
+_OLD_COMMENT = re.compile(
+    r"^(?P<type>(?:int|float|str|bool|list|dict|tuple)(?:\[[^\]\s]*\])?)"
+    r":\s*(?P<help>.*)$"
+)
 
 
 def split_comment(comment: str) -> tuple[str, str]:
@@ -181,9 +183,7 @@ def _assigned_names(node) -> list:
     return [t for t in targets if isinstance(t, ast.Name) and node.value is not None]
 
 
-def profile_parameters(
-    notebook: Path, profile: str, configs: Path | None = None
-) -> dict[str, Any]:
+def profile_parameters(notebook: Path, profile: str, configs: Path | None = None) -> dict[str, Any]:
     """Load ``configs/<profile>/<stem>.yaml`` and check its keys against the parameters cell."""
     import yaml
 

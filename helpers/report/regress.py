@@ -16,8 +16,6 @@ e.g. a blend's mask bounding box, where the blend changes the target), else the 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import math
 import re
@@ -31,6 +29,7 @@ from ..errors import UserError
 from ..runtime import atomic_write_bytes, atomic_write_text, outputs_dir
 from ..tables import format_table
 from .files import publish_modes, read_metrics
+from .pixels import crop, mean_abs_levels, pixel_sha256, png_bytes, psnr, read_levels, region_box
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,36 +58,42 @@ class Tolerance:
         if self.compare == "relative":
             return f"rtol {self.rtol:g}" + (f", atol {self.atol:g}" if self.atol else "")
         if self.compare == "image":
-            return f"MAD <= {self.mad:g} levels"
+            return f"MAD <= {self.mad:g}/255"
         return {"equal": "equal", "never": "not compared"}[self.compare]
 
 
 TOLERANCES: dict[str, Tolerance] = {
     "error": Tolerance(
-        "log", factor=2.0,
+        "log",
+        factor=2.0,
         reason="errors of exact solves sit at round-off (1e-11 .. 1e-8): compared on a log "
         "scale, a regression is a factor, not a difference; 2x allows round-off to move, "
         "and the notebook's own bound (BOUNDS) is never allowed",
     ),
     "residual": Tolerance(
-        "log", factor=2.0,
+        "log",
+        factor=2.0,
         reason="relative residuals of the exact solves (1e-12 .. 1e-6): as errors; a 10x worse "
         "solve must fail even far below the notebook's bound",
     ),
     "loss": Tolerance(
-        "relative", rtol=1e-2,
+        "relative",
+        rtol=1e-2,
         reason="losses are large sums (1e4 .. 1e9) from a few optimiser steps: relative; CPU runs "
         "are bitwise reproducible, 1% allows another BLAS or CPU",
     ),
     "number": Tolerance(
-        "relative", rtol=1e-2,
+        "relative",
+        rtol=1e-2,
         reason="other measured floats (activation means, ratios): relative, as losses",
     ),
     "count": Tolerance(
-        "equal", reason="integers (unknowns, evaluations, sizes) are counts: exact",
+        "equal",
+        reason="integers (unknowns, evaluations, sizes) are counts: exact",
     ),
     "label": Tolerance(
-        "equal", reason="strings, booleans and None (layer names, choices): exact",
+        "equal",
+        reason="strings, booleans and None (layer names, choices): exact",
     ),
     "timing": Tolerance(
         "never",
@@ -96,7 +101,8 @@ TOLERANCES: dict[str, Tolerance] = {
         "benchmarks/ measures them",
     ),
     "image": Tolerance(
-        "image", mad=1.0,
+        "image",
+        mad=1.0,
         reason="blends are exact solves rounded to 8 bits and CPU style transfer is bitwise "
         "reproducible: beyond rounding (1 level on average) inside the region is a change; "
         "a naive paste instead of a blend is 28-80 levels off in its mask's box",
@@ -164,6 +170,10 @@ class Drift:
     note: str = ""
 
 
+def _failed(stem: str, item: str, reference: str, value: str, tolerance: str, note: str) -> Drift:
+    return Drift(stem, item, reference, value, tolerance, False, note)
+
+
 # ----------------------------------------------------------------------------- metrics
 
 
@@ -207,10 +217,8 @@ def compare_run_kind(stem: str, metrics: dict, reference: dict) -> list[Drift]:
         pairs.append(("device", _device_type(recorded), _device_type(metrics.get("device"))))
     for key, ref, now in pairs:
         if ref != now:
-            rows.append(Drift(
-                stem, key, _fmt(ref), _fmt(now), "equal", False,
-                "run and reference differ; compare like with like",
-            ))
+            note = "run and reference differ; compare like with like"
+            rows.append(_failed(stem, key, _fmt(ref), _fmt(now), "equal", note))
     return rows
 
 
@@ -223,19 +231,17 @@ def compare_metrics(stem: str, metrics: dict, reference: dict) -> list[Drift]:
         tol = tolerance_for(key, ref_value, overrides)
         if tol.compare == "never":
             note = "timing" if key not in overrides else "ignored by the reference"
-            rows.append(Drift(stem, key, _fmt(ref_value), _fmt(new.get(key)), tol.describe(),
-                              True, note))
+            rows.append(
+                Drift(stem, key, _fmt(ref_value), _fmt(new.get(key)), tol.describe(), True, note)
+            )
         elif key not in new:
-            rows.append(Drift(
-                stem, key, _fmt(ref_value), "missing", "present", False, "metric no longer saved"
-            ))
+            note = "metric no longer saved"
+            rows.append(_failed(stem, key, _fmt(ref_value), "missing", "present", note))
         else:
             rows.append(_compare_value(stem, key, new[key], ref_value, tol))
     for key in sorted(set(new) - set(ref)):
-        rows.append(Drift(
-            stem, key, "-", _fmt(new[key]), "-", True,
-            "new: not in the reference (record again to track it)",
-        ))
+        note = "new: not in the reference (record again to track it)"
+        rows.append(Drift(stem, key, "-", _fmt(new[key]), "-", True, note))
     return rows
 
 
@@ -269,57 +275,6 @@ def _compare_value(stem: str, key: str, value: Any, ref_value: Any, tol: Toleran
 # ----------------------------------------------------------------------------- images
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB of two images with values in [0, peak] (inf when equal)."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
-
-
-def mean_abs_levels(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of two 8-bit-scale images, in grey levels."""
-    return float(np.mean(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-
-
-def read_levels(source: Path | bytes) -> np.ndarray:
-    """A PNG's pixels as float64 on the 8-bit scale (0-255; 16-bit images are divided by 257)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
-        pixels = np.asarray(img)
-    scale = 257.0 if pixels.dtype == np.uint16 else 1.0
-    return pixels.astype(np.float64) / scale
-
-
-def pixel_sha256(path: Path) -> str:
-    """sha256 of an image file's decoded pixels (information: identical or not)."""
-    from PIL import Image
-
-    with Image.open(path) as img:
-        return hashlib.sha256(np.ascontiguousarray(np.asarray(img)).tobytes()).hexdigest()
-
-
-def _region(box: Any, shape: Sequence[int]) -> list[int]:
-    """A declared ``[top, left, bottom, right]`` clipped to the image, else the whole image."""
-    h, w = int(shape[0]), int(shape[1])
-    if not box:
-        return [0, 0, h, w]
-    top, left, bottom, right = (int(v) for v in box)
-    return [max(0, top), max(0, left), min(h, bottom), min(w, right)]
-
-
-def _crop(pixels: np.ndarray, box: Sequence[int]) -> np.ndarray:
-    top, left, bottom, right = box
-    return pixels[top:bottom, left:right]
-
-
-def _png_bytes(pixels: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def compare_images(
     stem: str, folder: Path, metrics: dict, reference: dict, reference_dir: Path
 ) -> list[Drift]:
@@ -333,19 +288,20 @@ def compare_images(
     for name, ref in ref_images.items():
         path = folder / f"{name}.png"
         if name not in names or not path.is_file():
-            rows.append(Drift(stem, f"image {name}", "present", "missing", tol.describe(), False,
-                              f"{path.name} not written"))
+            note = f"{path.name} not written"
+            rows.append(_failed(stem, f"image {name}", "present", "missing", tol.describe(), note))
             continue
         rows.append(_compare_image(stem, name, path, regions.get(name), ref, reference_dir))
     for name in names:
         if name not in ref_images:
-            rows.append(Drift(stem, f"image {name}", "-", "present", "-", True,
-                              "new: not in the reference"))
+            rows.append(
+                Drift(stem, f"image {name}", "-", "present", "-", True, "new: not in the reference")
+            )
     figures = list(metrics.get("figures", []))
     for name in reference.get("figures", []) or []:
         written = name in figures and (folder / f"{name}.png").is_file()
-        rows.append(Drift(stem, f"figure {name}", "present", "present" if written else "missing",
-                          "present", written, "" if written else f"{name}.png not written"))
+        now, note = ("present", "") if written else ("missing", f"{name}.png not written")
+        rows.append(Drift(stem, f"figure {name}", "present", now, "present", written, note))
     return rows
 
 
@@ -360,23 +316,23 @@ def _compare_image(
         ref_shape, now_shape = ("x".join(map(str, s)) for s in (ref["shape"], pixels.shape))
         return Drift(stem, item, ref_shape, now_shape, "same shape", False, "shape changed")
     if "region" not in ref or "crop" not in ref:
-        return Drift(stem, item, "-", "-", tol.describe(), False,
-                     "the reference predates image crops; record it again")
-    region = _region(box, pixels.shape)
+        note = "the reference predates image crops; record it again"
+        return _failed(stem, item, "-", "-", tol.describe(), note)
+    region = region_box(box, pixels.shape)
     if region != ref["region"]:
-        return Drift(stem, item, str(ref["region"]), str(region), "same region", False,
-                     "the declared region (e.g. the mask's box) moved")
+        note = "the declared region (e.g. the mask's box) moved"
+        return _failed(stem, item, str(ref["region"]), str(region), "same region", note)
     sha = pixel_sha256(path)
     if sha == ref["sha256"]:
         return Drift(stem, item, sha[:12], sha[:12], tol.describe(), True, "identical pixels")
     crop_path = reference_dir / ref["crop"]
     if not crop_path.is_file():
-        return Drift(stem, item, ref["sha256"][:12], sha[:12], tol.describe(), False,
-                     f"reference crop {crop_path} missing; record again")
-    expected, now = read_levels(crop_path), _crop(pixels, region)
+        note = f"reference crop {crop_path} missing; record again"
+        return _failed(stem, item, ref["sha256"][:12], sha[:12], tol.describe(), note)
+    expected, now = read_levels(crop_path), crop(pixels, region)
     mad = mean_abs_levels(expected, now)
     ok = mad <= tol.mad
-    value = f"MAD {mad:.2f}, PSNR {psnr(expected, now, 255.0):.1f} dB"
+    value = f"MAD {mad:.2f}/255, PSNR {psnr(expected, now, 255.0):.1f} dB"
     note = "pixels differ, within tolerance" if ok else "image drifted inside its region"
     return Drift(stem, item, ref["sha256"][:12], value, tol.describe(), ok, note)
 
@@ -407,18 +363,14 @@ def check_reference(reference_dir: Path, notebooks: Sequence[str] | None = None)
     rows: list[Drift] = []
     for stem in stems:
         if stem not in refs:
-            rows.append(Drift(
-                stem, "reference", "missing", "-", "-", False,
-                f"no {reference_dir / (stem + '.json')}; record it with --record",
-            ))
+            note = f"no {reference_dir / (stem + '.json')}; record it with --record"
+            rows.append(_failed(stem, "reference", "missing", "-", "-", note))
             continue
         reference = json.loads(refs[stem].read_text(encoding="utf-8"))
         metrics = read_metrics(stem)
         if metrics is None:
-            rows.append(Drift(
-                stem, "metrics.json", "present", "missing", "-", False,
-                "the notebook did not save metrics (did it run and pass?)",
-            ))
+            note = "the notebook did not save metrics (did it run and pass?)"
+            rows.append(_failed(stem, "metrics.json", "present", "missing", "-", note))
             continue
         if metrics.get("profile") != reference.get("profile"):  # unlike things: no table of drift
             raise UserError(
@@ -486,11 +438,13 @@ def _reference_record(stem: str, metrics: dict) -> tuple[dict, dict[str, bytes]]
         path = folder / f"{name}.png"
         with Image.open(path) as img:
             pixels = np.asarray(img)
-        region = _region(regions.get(name), pixels.shape)
-        crop = f"{stem}/{name}.png"
-        crops[crop] = _png_bytes(_crop(pixels, region))
+        region = region_box(regions.get(name), pixels.shape)
+        relative = f"{stem}/{name}.png"
+        crops[relative] = png_bytes(crop(pixels, region))
         images[name] = {
-            "shape": list(pixels.shape), "region": region, "crop": crop,
+            "shape": list(pixels.shape),
+            "region": region,
+            "crop": relative,
             "sha256": pixel_sha256(path),
         }
     record = {
@@ -509,11 +463,14 @@ def _dump_json(record: dict) -> str:
     """Indented JSON with lists of numbers kept on one line (regions stay readable in diffs)."""
     text = json.dumps(record, indent=1, sort_keys=True)
     # only arrays json.dumps broke over lines ("[" + newline): never text inside a string
-    return re.sub(
-        r"\[\n\s*([-+0-9.eE,\s]+?)\s*\]",
-        lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
-        text,
-    ) + "\n"
+    return (
+        re.sub(
+            r"\[\n\s*([-+0-9.eE,\s]+?)\s*\]",
+            lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
+            text,
+        )
+        + "\n"
+    )
 
 
 # ----------------------------------------------------------------------------- text table

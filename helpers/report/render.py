@@ -129,8 +129,7 @@ def _page_body(nb) -> None:
     nb.cells = [
         cell
         for i, cell in enumerate(nb.cells)
-        if i != title_index
-        and not set(HIDDEN_TAGS) & set(cell.get("metadata", {}).get("tags", []))
+        if i != title_index and not set(HIDDEN_TAGS) & set(cell.get("metadata", {}).get("tags", []))
     ]
     clean_notebook(nb)
 
@@ -183,14 +182,16 @@ def _parameter_rows(result: NotebookResult, nb, notebook: Path | None) -> list[d
     for name, info in defaults.items():
         overridden = name in result.parameters
         value = repr(result.parameters[name]) if overridden else info.get("default", "")
-        rows.append({
-            "name": name,
-            "value": value,
-            "default": info.get("default", ""),
-            "type": info.get("type", ""),
-            "help": info.get("help", ""),
-            "overridden": overridden,
-        })
+        rows.append(
+            {
+                "name": name,
+                "value": value,
+                "default": info.get("default", ""),
+                "type": info.get("type", ""),
+                "help": info.get("help", ""),
+                "overridden": overridden,
+            }
+        )
     return rows
 
 
@@ -214,9 +215,6 @@ def _nav(result: NotebookResult) -> dict:
 def _swap_dir(new: Path, final: Path) -> None:
     """Replace ``final`` by ``new``: two renames; in between ``final`` is absent, never partial."""
     publish_modes(new)
-    for sub in new.iterdir():
-        if sub.is_dir():
-            publish_modes(sub)
     old = final.parent / f".report.old-{os.getpid()}"
     if final.exists():
         os.rename(final, old)

@@ -30,6 +30,15 @@ def find_sweeps(base: Path | None = None) -> list[Path]:
     return sorted(p for p in base.iterdir() if (p / "results.csv").is_file())
 
 
+def _short(text: str) -> str:
+    """A float with four significant digits (the CSV keeps them all); other text as it is."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text
+    return text if value.is_integer() and "." not in text else f"{value:.4g}"
+
+
 def _page_context(folder: Path, prefix: str) -> dict:
     with open(folder / "results.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -38,6 +47,7 @@ def _page_context(folder: Path, prefix: str) -> dict:
     except (OSError, ValueError):
         meta = {}
     columns = [c for c in (rows[0] if rows else {}) if c not in HIDDEN_COLUMNS]
+    rows = [{k: _short(v) for k, v in row.items()} for row in rows]
     status = [r.get("status") for r in rows]
     return {
         "name": folder.name,

@@ -46,6 +46,7 @@ class SweepOutcome:
     contact_sheet: Path | None
     dashboard: str | None = None
     failures: list[dict] = dataclasses.field(default_factory=list)
+    rewrote: bool = False  # nothing ran, but results.csv or the contact sheet was missing
 
     @property
     def nothing_to_do(self) -> bool:
@@ -54,8 +55,9 @@ class SweepOutcome:
     def summary(self) -> str:
         """The one line printed at the end."""
         if self.nothing_to_do:
+            did = "rewrote results.csv and the contact sheet" if self.rewrote else "nothing to do"
             return (
-                f"sweep {self.sweep}: nothing to do, all {self.total} runs are already complete "
+                f"sweep {self.sweep}: {did}, all {self.total} runs are already complete "
                 f"in {self.folder} (delete a run's folder to run it again)"
             )
         return (
@@ -153,7 +155,9 @@ def _connect(
         yield c
 
 
-def _requests(sweep: Sweep, runs: list[Run], root: Path, threads: int | None) -> list[dict]:
+def run_requests(sweep: Sweep, runs: list[Run], root: Path, threads: int | None) -> list[dict]:
+    """The :func:`~helpers.sweep.task.execute_run` requests of ``runs`` (one sweep invocation:
+    one ``session``, which counts each run's attempts)."""
     session = uuid.uuid4().hex
     return [
         {
@@ -233,9 +237,10 @@ def run_sweep(
                 f"sweep {sweep.name}: {len(todo)} runs to do ({len(done)} already complete) "
                 f"on {where}; dashboard: {outcome.dashboard}"
             )
-            _follow(c, _requests(sweep, todo, root, threads), retries, outcome, progress)
+            _follow(c, run_requests(sweep, todo, root, threads), retries, outcome, progress)
         _clear_staging(root)
     outcome.seconds = time.perf_counter() - t0
+    outcome.rewrote = not todo
     write_results(sweep, root)
     return outcome
 

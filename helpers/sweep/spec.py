@@ -200,6 +200,18 @@ def _resolve_notebook(value: Any, source: Path, notebooks: Path | None) -> Path:
     return discover(notebooks or notebooks_dir(), [text.zfill(2) if text.isdigit() else text])[0]
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text_for_number(default: Any, value: Any) -> bool:
+    """Text where the notebook's default is a number (or a list of numbers)."""
+    if _is_number(default):
+        return isinstance(value, str)
+    numbers = isinstance(default, list | tuple) and default and all(map(_is_number, default))
+    return bool(numbers and isinstance(value, list) and any(isinstance(v, str) for v in value))
+
+
 def _check_types(notebook: Path, values: dict[str, Any], source: Path) -> None:
     """Catch YAML's classic trap before a run fails on it: ``1e-3`` is a string in YAML 1.1."""
     known = notebook_parameters(notebook)
@@ -213,11 +225,10 @@ def _check_types(notebook: Path, values: dict[str, Any], source: Path) -> None:
             default = ast.literal_eval(known[name]["default"])
         except (ValueError, SyntaxError):
             continue
-        number = isinstance(default, int | float) and not isinstance(default, bool)
-        if number and isinstance(value, str):
+        if _text_for_number(default, value):
             raise UserError(
-                f"{source}: {name} = {value!r} is a string but the notebook expects a "
-                f"number; YAML reads 1e-3 as text, write 1.0e-3"
+                f"{source}: {name} = {value!r} holds text but the notebook expects "
+                f"numbers; YAML reads 1e-3 as text, write 1.0e-3"
             )
 
 
