@@ -277,6 +277,10 @@ def old_loop(*, size: int, evals: int, curves: dict) -> list[Result]:
     )
     level = old.at(evals)
     need = new.evaluations_to_reach(level)
+    marks = [m for m in (50, 100, 150, 200, 300) if m <= evals]
+    pairs = {m: new.evaluations_to_reach(old.at(m)) for m in marks}
+    table = ", ".join(f"old {m} -> new {n}" for m, n in pairs.items())
+    _say(f"[3c] evaluations of the default loop for the old loop's delivered loss: {table}")
     _say(
         f"[3c] old loop (bounded=False) delivers {level:.5g} after {evals} evaluations; the "
         f"default loop reaches it at {need} (and delivers {new.at(evals):.5g} after {evals})"
@@ -288,8 +292,12 @@ def old_loop(*, size: int, evals: int, curves: dict) -> list[Result]:
             "evals",
             "(reported)",
             None,
-            f"{w}x{h}; old loop {level:.5g} @{evals}; default loop {new.at(evals):.5g} @{evals}",
-            extra={"old": {"evaluations": old.evaluations, "delivered": old.delivered.tolist()}},
+            f"{w}x{h}; old loop {level:.5g} @{evals}; default loop {new.at(evals):.5g} @{evals}; "
+            f"{table}",
+            extra={
+                "old": {"evaluations": old.evaluations, "delivered": old.delivered.tolist()},
+                "old_to_new": pairs,
+            },
         )
     ]
 

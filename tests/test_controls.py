@@ -69,7 +69,7 @@ def test_histogram_matching_gives_the_content_mean_and_covariance(images, method
     px, ref = out.reshape(-1, 3).astype(np.float64), content.reshape(-1, 3).astype(np.float64)
     assert np.allclose(px.mean(0), ref.mean(0), atol=1e-5)
     cov, cov_ref = np.cov(px, rowvar=False, bias=True), np.cov(ref, rowvar=False, bias=True)
-    assert np.abs(cov - cov_ref).max() < 2e-4 * np.abs(cov_ref).max() + 2e-5
+    assert np.abs(cov - cov_ref).max() < 1e-3 * np.abs(cov_ref).max()
     # the style's own colours are far from the content's, so the match is not vacuous
     before = np.cov(style.reshape(-1, 3), rowvar=False, bias=True)
     assert np.abs(before - cov_ref).max() > 100 * np.abs(cov - cov_ref).max()
@@ -89,12 +89,15 @@ def test_histogram_variants_differ_but_both_match():
 
 def test_luminance_only_keeps_the_content_chroma(images):
     content = images["content"]
+    options = {**FAST, "ratio": 1e-4}
     out = controls.stylize_controlled(
-        content, images["a"], preserve_colors="luminance", steps=6, **FAST
+        content, images["a"], preserve_colors="luminance", steps=8, **options
     ).image
     got, ref = color.rgb_to_ycbcr(out), color.rgb_to_ycbcr(content)
-    assert np.abs(got[..., 1:] - ref[..., 1:]).mean() <= 1 / 255
-    assert np.abs(got[..., 0] - ref[..., 0]).mean() > 2 / 255  # the luminance was transferred
+    chroma = np.abs(got[..., 1:] - ref[..., 1:]).mean()
+    luma = np.abs(got[..., 0] - ref[..., 0]).mean()
+    assert chroma <= 1 / 255
+    assert luma > 4 / 255 and luma > 10 * chroma  # the luminance was transferred
 
 
 def test_luminance_inputs_match_the_content_luma_statistics(images):
@@ -174,10 +177,12 @@ def test_each_masked_region_is_closer_to_its_own_style(images):
     top = np.zeros(c.shape[:2], np.float32)
     top[:16] = 1.0
     masks = [top, 1.0 - top]
-    out = controls.stylize_controlled(c, [a, b], masks=masks, steps=15, **FAST).image
-    table = controls.region_style_losses(
-        out, [a, b], masks, style_layers=FAST["style_layers"], weights="random"
-    )
+    options = {**FAST, "ratio": 1e-4}
+    layers = options["style_layers"]
+    before = controls.region_style_losses(c, [a, b], masks, style_layers=layers, weights="random")
+    assert before[0, 0] > before[0, 1]  # the photo's top is closer to style b: not vacuous
+    out = controls.stylize_controlled(c, [a, b], masks=masks, steps=15, **options).image
+    table = controls.region_style_losses(out, [a, b], masks, style_layers=layers, weights="random")
     assert table[0, 0] < table[0, 1] and table[1, 1] < table[1, 0]
 
 
@@ -211,14 +216,21 @@ def test_scales_are_checked():
         controls.check_scales([16, 32], [1, 2, 3])
 
 
-def test_multiscale_starts_each_scale_from_the_previous_result(images):
+def test_multiscale_starts_each_scale_from_the_previous_result(images, monkeypatch):
     c, a = images["content"], images["a"]
+    calls = []
+    real = controls.stylize
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(controls, "stylize", spy)
     multi = controls.multiscale(c, a, scales=[20, 40], steps=[6, 2], **FAST)
     assert [max(s.image.shape[:2]) for s in multi.stages] == [20, 40]
+    assert [k["steps"] for k in calls] == [6, 2] and calls[0]["init"] == "content"
+    assert calls[1]["init"] is multi.stages[0].image  # the coarse result, upsampled by the loop
     assert multi.evaluations == 8 and multi.seconds >= sum(s.loop_seconds for s in multi.stages)
-    # at 40 px, the upsampled coarse result starts lower than the content photo
-    cold = nst.stylize(c, a, size=40, steps=1, **FAST)
-    assert multi.stages[1].history.total[0, 0] < cold.history.total[0, 0]
 
 
 def test_cli_runs_every_control(images, tmp_path):

@@ -163,3 +163,23 @@ def test_carried_ratio_keeps_the_content_style_balance_across_sizes():
     uncarried = max(fixed.values()) / min(fixed.values())
     assert carried < BALANCE_TOLERANCE
     assert uncarried > 2.5  # the check can fail: without carrying, the balance moves
+
+
+def test_berkeley_and_mse_normalisations_match_their_formulas():
+    """Oracles: Berkeley's Gram MSE / (4N²M²) is the paper's E_l / N²; the MSE content loss is
+    the paper's ½·Σ times 2 / (N·M)."""
+    from helpers.nst import losses
+
+    g = torch.Generator().manual_seed(0)
+    f, s = torch.rand(2, 6, 5, 4, generator=g), torch.rand(1, 6, 5, 4, generator=g)
+    n, m = 6, 20
+    target = losses.gram_matrix(s)
+    paper = losses.style_layer_loss(f, target, gram="raw")
+    berkeley = losses.style_layer_loss(f, target, gram="berkeley")
+    torch.testing.assert_close(berkeley, paper / n**2)
+    direct = ((torch.einsum("bim,bjm->bij", f.flatten(2), f.flatten(2)) - target) ** 2).mean(
+        dim=(1, 2)) / (4 * n**2 * m**2)
+    torch.testing.assert_close(berkeley, direct)
+    half_sum = losses.content_layer_loss(f, s)
+    torch.testing.assert_close(losses.content_layer_loss(f, s, norm="mean"),
+                               half_sum * 2 / (n * m))

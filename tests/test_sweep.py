@@ -321,6 +321,31 @@ def test_a_worker_killed_mid_run_loses_only_that_run(tmp_path, series, outputs, 
     assert not list((root / ".staging").glob("*")) and not (root / ".failed").exists()
 
 
+# ----------------------------------------------------------------------------- the shipped sweep
+
+
+def test_the_smoke_sweep_file_expands_to_a_few_distinct_runs():
+    sweep = load_sweep(ROOT / "sweeps" / "smoke.yaml")
+    assert 4 <= len(sweep.runs) <= 8
+    ids = [r.id for r in sweep.runs]
+    assert len(set(ids)) == len(ids) and all(i == Path(i).name for i in ids)
+    assert ids == [r.id for r in load_sweep(ROOT / "sweeps" / "smoke.yaml").runs]
+
+
+@pytest.mark.slow
+def test_the_smoke_sweep_runs_on_two_workers_then_does_nothing(outputs, capsys):
+    """The issue's done-means, on the real notebook: every run one complete row; then nothing."""
+    args = ["sweep", str(ROOT / "sweeps" / "smoke.yaml"), "--workers", "2"]
+    assert main(args) == 0
+    sweep = load_sweep(ROOT / "sweeps" / "smoke.yaml")
+    rows = read_results_csv(outputs / "sweeps" / sweep.name / "results.csv")
+    assert [r["run_id"] for r in rows] == [r.id for r in sweep.runs]
+    assert all(r["status"] == "passed" and float(r["seconds"]) > 0 and r["device"] for r in rows)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- Slurm
 
 

@@ -266,10 +266,12 @@ def _estimate(
     from ..report import estimate
 
     plan = [(nb, report.profile_parameters(nb, profile, configs)) for nb in notebooks]
-    estimates, speed = estimate.estimate_series(plan)
+    estimates, speed, plans = estimate.estimate_series(plan)
     total = sum(estimates.values())
-    for stem, seconds in estimates.items():
-        print(f"  estimate {stem}: {estimate.format_seconds(seconds)}")
+    for counted in plans:
+        guess = estimate.format_seconds(estimates[counted.notebook])
+        note = "" if counted.modelled else " (kernel and figures only: workload not modelled)"
+        print(f"  estimate {counted.notebook}: {guess}{note}")
     quick = "" if profile in ("smoke", "quick") else (
         "; for recognisable results in minutes use `python -m helpers report --profile quick`"
     )

@@ -71,7 +71,7 @@ def match_histogram(
     *,
     method: str = "eigen",
     clip: bool = True,
-    eps: float = 1e-5,
+    eps: float = 1e-7,
 ) -> np.ndarray:
     """The style image with its colour mean and covariance mapped to the content's.
 

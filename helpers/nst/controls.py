@@ -410,6 +410,19 @@ def high_frequency(image: np.ndarray) -> float:
     return float((np.square(dy).sum() + np.square(dx).sum()) / img.size)
 
 
+def sky_mask(image: np.ndarray, *, margin: float = 0.02, brightness: float = 0.45) -> np.ndarray:
+    """A rough sky mask for the spatial-control demo: bright bluish pixels (blue > red + margin,
+    luma > brightness) connected to the top edge, holes filled; ``(H, W)`` float32 0/1."""
+    from scipy import ndimage
+
+    img = as_array(image, "image")
+    luma = rgb_to_ycbcr(img)[..., 0]
+    candidates = (img[..., 2] > img[..., 0] + margin) & (luma > brightness)
+    labels, _ = ndimage.label(candidates)
+    top = [v for v in np.unique(labels[:2]) if v != 0]
+    return ndimage.binary_fill_holes(np.isin(labels, top)).astype(np.float32)
+
+
 def tv_row(
     content: ImageLike, style: ImageLike, tv_weights: Sequence[float], **options
 ) -> TransferResult:
@@ -470,6 +483,7 @@ __all__ = [
     "recombine_luminance",
     "region_style_losses",
     "rgb_to_ycbcr",
+    "sky_mask",
     "stylize_controlled",
     "tv_row",
     "ycbcr_to_rgb",

@@ -10,8 +10,11 @@ CLI does the printing.  It sits between the CLI and the plumbing (:mod:`helpers.
   notebook's ``parameters`` cell.
 * :mod:`.run`: executes the notebooks in order into ``outputs/notebooks/`` (atomically, each
   under a time limit); a failing notebook is named with its failing cell and the rest run.
-* :mod:`.render`: one nbconvert page per executed notebook (``templates/report_page.html.j2``)
-  and ``index.html``, swapped into ``outputs/report/`` in one rename.
+* :mod:`.render`: one nbconvert page per executed notebook (``templates/report_page.html.j2``:
+  title, profile/device line, abstract, collapsed parameters, folded code; outputs cleaned of
+  object reprs and absolute paths by :mod:`.clean`) and ``index.html`` (:mod:`.index`: a card
+  per chapter with its key figure, headline numbers and pass/fail), swapped into
+  ``outputs/report/`` in one rename.
 * :mod:`.regress`: each notebook's ``outputs/<notebook>/metrics.json`` (see
   :meth:`helpers.notebook.NotebookRun.save_metrics`) against ``<REFERENCE_DIR>/<notebook>.json``
   under :data:`TOLERANCES`.

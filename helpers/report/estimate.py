@@ -59,6 +59,7 @@ class Plan:
     works: list[Work] = dataclasses.field(default_factory=list)
     figures: int = 0
     solve_pixels: int = 0  # pixels solved by the gradient-domain notebooks
+    modelled: bool = True  # False: not in WORKLOADS (or it no longer fits the notebook)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +102,13 @@ def _size(value: Any) -> int:
 
 def _works_02(p: Mapping[str, Any]) -> list[Work]:
     steps, content, texture = p["STEPS"], _photo(p["CONTENT_SIZE"]), p["TEXTURE_SIZE"] ** 2
-    styles = len(p["STYLES"])
     return [
         Work(5 * 2, content, steps),  # single layers x two seeds
-        Work(6 * 2, content, steps),  # CMU groups x two seeds
-        Work(styles * 5, texture, steps),  # styles x growing subsets
+        Work(6 * 2, content, steps),  # CMU groups x two seeds (cmu recipe)
+        Work(len(p["STYLES"]) * 5, texture, steps),  # styles x growing subsets
         Work(5, texture, steps),  # the second seed
+        Work(6 + 1, texture, steps),  # a texture per CMU group and from CMU's style set
+        Work(2, texture, steps),  # CMU's two-seed texture
         Work(1, texture, steps),  # max pooling
         Work(1, texture, steps),  # U[0, 1] noise
     ]
@@ -114,18 +116,24 @@ def _works_02(p: Mapping[str, Any]) -> list[Work]:
 
 def _works_03(p: Mapping[str, Any]) -> list[Work]:
     pixels, steps, batch = _photo(p["SIZE"]), p["STEPS"], max(1, p["MAX_BATCH"])
-    cells = len(p["RATIOS"]) * 5
-    works = [Work(min(batch, cells - i), pixels, steps) for i in range(0, cells, batch)]
-    return [*works, Work(len(p["FINE_RATIOS"]), pixels, steps)]
+    balance = [Work(1, _photo(size), p["BALANCE_STEPS"]) for size in p["BALANCE_SIZES"]]
+    columns = len(p["BERKELEY_RATIOS"]) if p["RECIPE"] == "berkeley" else 2 * p["DECADES"] + 1
+    cells = columns * 5  # x the growing style-layer sets
+    grid = [Work(min(batch, cells - i), pixels, steps) for i in range(0, cells, batch)]
+    odd = Work(1, pixels, steps * p["ODD_BUDGET"])  # the noisy cell with a larger budget
+    return [*balance, Work(1, pixels, p["BALANCE_STEPS"]), *grid, odd]
 
 
 def _works_04(p: Mapping[str, Any]) -> list[Work]:
-    steps, compare = p["STEPS"], p["COMPARE_STEPS"]
-    cmu = [Work(len(p["CMU_STYLES"]), _photo(p["CMU_SIZE"]), steps) for _ in p["CMU_CONTENTS"]]
+    steps, cmu_pixels = p["STEPS"], _photo(p["CMU_SIZE"])
+    cmu = [Work(len(p["CMU_STYLES"]), cmu_pixels, steps) for _ in p["CMU_CONTENTS"]]
     return [
         Work(len(p["STYLES"]), _photo(p["SIZE"]), steps),
-        *cmu,
-        *(Work(1, _photo(p["COMPARE_SIZE"]), compare) for _ in range(3)),  # adam, lbfgs, noise
+        *cmu,  # the gatys recipe
+        *cmu,  # the cmu recipe
+        # paper vs practice: the recipe, max pooling, conv features, noise init, mean Gram and
+        # Adam at two learning rates
+        *(Work(1, _photo(p["COMPARE_SIZE"]), p["COMPARE_STEPS"]) for _ in range(7)),
         Work(1, _photo(p["USER_SIZE"]), steps),
     ]
 
@@ -157,6 +165,15 @@ def _solve_06(p: Mapping[str, Any]) -> int:
     return total // 2
 
 
+def _solve_08(p: Mapping[str, Any]) -> int:
+    stored = 250 * 333  # the bear_pool example as stored
+    mono = _photo(p["MONO_SIZE"]) or stored
+    edit = _photo(p["EDIT_SIZE"]) or stored
+    # monochrome transfer; flattening, local illumination and colour changes; texture flattening;
+    # the painting and its pattern
+    return mono + 3 * edit + p["TEXTURE_SIZE"] ** 2 + _photo(p["PAINTING_SIZE"]) * 2
+
+
 WORKLOADS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Work]] | None, Any]] = {
     "01-vgg-setup": (_works_01, None),
     "02-reconstruction-ablations": (_works_02, None),
@@ -164,6 +181,7 @@ WORKLOADS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Work]] | None, Any
     "04-style-transfer": (_works_04, None),
     "05-gradient-toy-problem": (None, _solve_05),
     "06-poisson-blending": (None, _solve_06),
+    "08-poisson-editing": (None, _solve_08),
 }
 """Per notebook: (its optimisations, its solved pixels) as functions of its parameters."""
 
@@ -188,13 +206,14 @@ def plan_notebook(notebook: Path, parameters: Mapping[str, Any]) -> Plan:
     plan = Plan(notebook.stem, figures=figures)
     works, solve = WORKLOADS.get(notebook.stem, (None, None))
     if works is None and solve is None:
+        plan.modelled = False
         return plan
     values = _values(notebook, parameters)
     try:
         plan.works = works(values) if works else []
         plan.solve_pixels = solve(values) if solve else 0
     except (KeyError, TypeError, ValueError):  # the notebook changed: estimate what is known
-        pass
+        plan.works, plan.solve_pixels, plan.modelled = [], 0, False
     return plan
 
 
@@ -302,15 +321,15 @@ def measure(device, plans: Sequence[Plan], repeats: int = 3) -> Speed:
 
 def estimate_series(
     plan: Sequence[tuple[Path, Mapping[str, Any]]], device: str = "auto"
-) -> tuple[dict[str, float], Speed]:
-    """Estimated seconds per notebook stem for ``plan`` (notebook, profile parameters), and the
-    measured unit costs."""
+) -> tuple[dict[str, float], Speed, list[Plan]]:
+    """Estimated seconds per notebook stem for ``plan`` (notebook, profile parameters), the
+    measured unit costs and the counted plans."""
     from ..runtime import get_device
 
     plans = [plan_notebook(nb, params) for nb, params in plan]
     chosen = next((p.get("DEVICE") for _, p in plan if p.get("DEVICE")), device)
     speed = measure(get_device(chosen), plans)
-    return {p.notebook: speed.notebook_seconds(p) for p in plans}, speed
+    return {p.notebook: speed.notebook_seconds(p) for p in plans}, speed, plans
 
 
 def format_seconds(seconds: float) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..runtime import ROOT, atomic_write_text, outputs_dir
+from .clean import relative_text
 from .files import read_metrics
 from .run import NotebookResult
 
@@ -153,7 +154,7 @@ def chapter_card(result: NotebookResult, *, linked: bool) -> dict:
     metrics = read_metrics(result.notebook)
     figure = key_figure(result.notebook, metrics)
     thumb = thumbnail_uri(figure) if figure is not None else None
-    where = result.failed.describe() if result.failed else ""
+    where = relative_text(result.failed.describe()) if result.failed else ""
     anchor = f"#cell-id={result.failed.cell_id}" if result.failed and result.failed.cell_id else ""
     return {
         "notebook": result.notebook,

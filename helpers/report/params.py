@@ -150,21 +150,17 @@ PARAMETER_LINE = "SIZE = 128  # type: int  longer side of the images in pixels"
 """The format of a parameters-cell line that both this parser and papermill 2.7's
 ``--help-notebook`` read: ``NAME = literal  # type: TYPE  help``, all on one line, with no
 other ``=`` on the line (papermill skips a line holding two) and no space inside ``TYPE``
-(``list[str]``, not ``list[str, int]``).  The older ``# TYPE: help`` comment is still read
+(``list[str]``, not ``list[str, int]``).  Any other comment is all help, for papermill as
 here."""
 
 _TYPE_COMMENT = re.compile(r"^type:\s*(?P<type>\S+)\s*(?P<help>.*)$")
-_OLD_COMMENT = re.compile(
-    r"^(?P<type>(?:int|float|str|bool|list|dict|tuple)(?:\[[^\]\s]*\])?)"
-    r":\s*(?P<help>.*)$"
-)
 
 
 def split_comment(comment: str) -> tuple[str, str]:
-    """``"type: int  longer side"`` (or ``"int: longer side"``) -> ``("int", "longer side")``;
-    a comment without a type -> ``("", comment)``."""
+    """``"type: int  longer side"`` -> ``("int", "longer side")``; a comment without
+    ``type:`` -> ``("", comment)``, as papermill reads it."""
     comment = comment.strip()
-    match = _TYPE_COMMENT.match(comment) or _OLD_COMMENT.match(comment)
+    match = _TYPE_COMMENT.match(comment)
     if match is None:
         return "", comment
     return match["type"], match["help"].strip()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..runtime import ROOT, atomic_write_text, outputs_dir
-from .clean import clean_notebook, split_title
+from .clean import clean_notebook, relative_text, split_title
 from .files import publish_modes, read_metrics
 from .index import REPORT_TITLE, write_index
 from .params import configs_dir, notebook_parameters, notebooks_dir
@@ -162,10 +162,15 @@ def _page_info(result: NotebookResult, nb, notebooks: Path, configs: Path) -> di
         "notes": [],
         "parameters": rows,
         "config": str(_relative(configs / result.profile / f"{result.notebook}.yaml")),
-        "failed": dataclasses.asdict(failed) if failed else None,
+        "failed": _relative_fields(dataclasses.asdict(failed)) if failed else None,
         "failed_where": failed.describe().split(": ", 1)[0].split(" -> ")[0] if failed else "",
         "failed_anchor": f"cell-id={failed.cell_id}" if failed and failed.cell_id else "",
     }
+
+
+def _relative_fields(record: dict) -> dict:
+    """A failure record with absolute paths in its text made relative (see :mod:`.clean`)."""
+    return {k: relative_text(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 def _parameter_rows(result: NotebookResult, nb, notebook: Path | None) -> list[dict]:
