@@ -574,6 +574,61 @@ def test_stylize_settings(case, extra, contains, good, tmp_path, monkeypatch):
         assert 16 <= suggested < 3000
 
 
+# ------------------------------------------------------------------- style controls (issue 13)
+
+
+CONTROL_CASES = [  # (case, extra options, text the error line must contain; None: it works)
+    ("blend-count-mismatch", ["--style-blend", "1,2,3"], ("--style-blend", "3 weight(s)", "2")),
+    ("blend-not-a-number", ["--style-blend", "1,x"], ("--style-blend", "'1,x'")),
+    ("blend-all-zero", ["--style-blend", "0,0"], "all blend weights are zero"),
+    ("blend-negative", ["--style-blend", "1,-1"], "must be finite and >= 0"),
+    ("mask-count", ["--style-mask", "top.png"], ("1 style mask(s)", "2 style image(s)")),
+    ("mask-empty", ["--style-mask", "top.png", "--style-mask", "black.png"],
+     ("black.png", "is empty")),
+    ("mask-gap", ["--style-mask", "top.png", "--style-mask", "top.png"],
+     ("have no style", "x 0-15")),
+    ("mask-missing", ["--style-mask", "top.png", "--style-mask", "nowhere.png"],
+     ("nowhere.png", "not found")),
+    ("scales-not-increasing", ["--scales", "24,16"], ("24,16", "must increase")),
+    ("scales-with-size", ["--scales", "16,24", "--size", "16"], ("--size", "--scales")),
+    ("scales-steps-count", ["--scales", "16,24", "--steps", "1,1,1"],
+     ("3 step counts for 2 scales",)),
+    ("steps-list-without-scales", ["--steps", "1,1"], ("--steps", "no --scales")),
+    ("preserve-colors-unknown", ["--preserve-colors", "hue"], ("--preserve-colors", "'hue'")),
+    ("mask-other-size-works", ["--style-mask", "top_small.png", "--style-mask", "bottom.png"],
+     None),
+    ("every-control-works", ["--style-blend", "3,1", "--preserve-colors", "luminance",
+                             "--scales", "16,24", "--steps", "1,1"], None),
+]
+
+
+@pytest.mark.parametrize(("case", "extra", "contains"), CONTROL_CASES, ids=_ids(CONTROL_CASES))
+def test_stylize_controls(case, extra, contains, good, tmp_path, monkeypatch):
+    """Two styles with the controls' options: each bad setting is one clean error line before
+    any work; a mask of another size is resized with a note."""
+    monkeypatch.chdir(tmp_path)
+    top = np.zeros((12, 16), np.uint8)
+    top[:6] = 255
+    Image.fromarray(top, "L").save(tmp_path / "top.png")
+    Image.fromarray(255 - top, "L").save(tmp_path / "bottom.png")
+    Image.fromarray(top[::2, ::2], "L").save(tmp_path / "top_small.png")
+    Image.fromarray(np.zeros_like(top), "L").save(tmp_path / "black.png")
+    out = tmp_path / "out.png"
+    before = hashes([*good.values(), tmp_path / "top.png", tmp_path / "bottom.png"])
+    size = [] if "--scales" in extra else ["--size", "16"]
+    argv = ["stylize", good["content"], good["style"], good["source"], "-o", out, *size, *FAST,
+            *extra]
+    result = run_cli(*argv)
+    record(f"stylize/{case}", result)
+    if contains is None:
+        assert result.code == 0, result.stderr
+        assert np.asarray(Image.open(out)).shape[:2] in ((12, 16), (18, 24))
+        if case == "mask-other-size-works":
+            assert "top_small.png is 8x6; resized to the 16x12 output" in result.stdout
+        return
+    assert_clean_error(result, output=out, inputs_before=before, contains=contains)
+
+
 # ------------------------------------------------------------------- weights, assets, report
 
 

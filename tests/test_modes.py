@@ -136,9 +136,7 @@ def test_blend_into_an_unwritable_place_computes_nothing(out, reason, blend_file
 
 
 @pytest.mark.parametrize(("out", "reason"), UNWRITABLE)
-def test_stylize_into_an_unwritable_place_computes_nothing(
-    out, reason, blend_files, monkeypatch
-):
+def test_stylize_into_an_unwritable_place_computes_nothing(out, reason, blend_files, monkeypatch):
     from helpers import nst
 
     _unwritable(out)
