@@ -50,6 +50,14 @@ def interleaved_times(
     fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1
 ) -> dict[str, float]:
     """Median times of several functions run alternately (A B A B ...), so drift hits all alike."""
+    samples = interleaved_samples(fns, repeats=repeats, warmup=warmup)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def interleaved_samples(
+    fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Every time of several functions run alternately (A B A B ...), ``repeats`` each."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -60,7 +68,7 @@ def interleaved_times(
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return samples
 
 
 def machine() -> dict:

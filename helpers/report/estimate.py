@@ -138,6 +138,14 @@ def _works_04(p: Mapping[str, Any]) -> list[Work]:
     ]
 
 
+def _works_07(p: Mapping[str, Any]) -> list[Work]:
+    pixels, steps = _photo(p["SIZE"]), p["STEPS"]
+    stages = [Work(1, _photo(size), n) for size, n in zip(p["SCALES"], p["SCALE_STEPS"])]
+    single = Work(1, _photo(max(p["SCALES"])), max(p["SCALE_STEPS"]))  # the same wall time
+    # colour control (two runs), the style blends (three), the spatial control (one)
+    return [*(Work(1, pixels, steps) for _ in range(6)), *stages, single]
+
+
 def _works_01(p: Mapping[str, Any]) -> list[Work]:
     return [Work(1, _photo(p["SIZE"]), 2)]  # two forward passes (avg and max pooling)
 
@@ -181,6 +189,7 @@ WORKLOADS: dict[str, tuple[Callable[[Mapping[str, Any]], list[Work]] | None, Any
     "04-style-transfer": (_works_04, None),
     "05-gradient-toy-problem": (None, _solve_05),
     "06-poisson-blending": (None, _solve_06),
+    "07-style-controls": (_works_07, None),
     "08-poisson-editing": (None, _solve_08),
 }
 """Per notebook: (its optimisations, its solved pixels) as functions of its parameters."""
