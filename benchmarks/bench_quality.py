@@ -92,7 +92,8 @@ def _cached(path: Path | None, probe) -> dict | None:
         return None
     ref = json.loads(path.read_text())
     fresh = probe()
-    if all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(fresh, ref["probe"])):
+    # thread counts change float rounding, and a line search amplifies it: a loose match
+    if all(math.isclose(a, b, rel_tol=1e-3) for a, b in zip(fresh, ref["probe"])):
         return ref
     _say(f"    cached {path.name} does not reproduce its first evaluations: recomputing")
     return None

@@ -19,8 +19,8 @@ Evaluations to quality (item 3) are in :mod:`benchmarks.bench_quality`.
    forward+backward at that size, each in a fresh subprocess (target <= 1.5).
 9. GPU: not measured without a device.
 
-Timings use one intra-op thread and the computing thread's CPU time by default
-(:func:`threads`); ``BENCH_THREADS=2`` on an idle machine uses both cores and the wall clock.
+Timings use every core and the wall clock by default; ``BENCH_THREADS=1`` (for a shared
+machine) uses one intra-op thread and the computing thread's CPU time (:func:`threads`).
 """
 
 from __future__ import annotations
@@ -368,17 +368,16 @@ def memory(*, size: int, steps: int) -> list[Result]:
 
 
 def threads() -> int:
-    """Intra-op threads for these benchmarks: ``$BENCH_THREADS``; by default every core when
-    the machine is idle (1-minute load average < 1), else 1.
+    """Intra-op threads for these benchmarks: ``$BENCH_THREADS``, default every core.
 
-    On a shared 2-core machine (load 5-7 from other jobs) two OpenMP threads wait on each
-    other at every operator: a 32x32 forward+backward took 1.0 s with 2 threads and 0.06 s
-    with 1, which would make every ratio a count of operators rather than of work.
+    On a shared machine set ``BENCH_THREADS=1``: with other jobs running, two OpenMP threads
+    wait on each other at every operator (a 32x32 forward+backward took 1.0 s with 2 threads
+    and 0.06 s with 1), and with one thread the side-by-side timings use the computing
+    thread's CPU time, which other jobs do not inflate.
     """
     if os.environ.get("BENCH_THREADS"):
         return max(1, int(os.environ["BENCH_THREADS"]))
-    idle = hasattr(os, "getloadavg") and os.getloadavg()[0] < 1.0
-    return max(1, os.cpu_count() or 1) if idle else 1
+    return max(1, os.cpu_count() or 1)
 
 
 def run(quick: bool = False) -> list[Result]:

@@ -42,16 +42,40 @@ def _spy(monkeypatch) -> dict:
 
 
 @pytest.mark.parametrize("name", nst.RECIPE_NAMES)
-def test_recipe_settings_round_trip_into_the_cli(name, inputs, tmp_path, monkeypatch, capsys,
-                                                  random_weights):
+def test_recipe_settings_round_trip_into_the_cli(
+    name, inputs, tmp_path, monkeypatch, capsys, random_weights
+):
     recipe = nst.get_recipe(name)
     seen = _spy(monkeypatch)
-    code = main(["stylize", *map(str, inputs), "-o", str(tmp_path / "o.png"), "--recipe", name,
-                 "--weights", random_weights, "--size", "32", "--steps", "1", "--no-progress"])
+    code = main(
+        [
+            "stylize",
+            *map(str, inputs),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--recipe",
+            name,
+            "--weights",
+            random_weights,
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--no-progress",
+        ]
+    )
     capsys.readouterr()
     assert code == 0
-    for key in ("pooling", "gram", "content_norm", "optimizer", "lr", "init", "noise",
-                "style_size"):
+    for key in (
+        "pooling",
+        "gram",
+        "content_norm",
+        "optimizer",
+        "lr",
+        "init",
+        "noise",
+        "style_size",
+    ):
         assert seen[key] == getattr(recipe, key), key
     assert seen["content_layers"] == pytest.approx(recipe.content_layers)
     assert seen["style_layers"] == pytest.approx(recipe.style_layers)
@@ -60,13 +84,37 @@ def test_recipe_settings_round_trip_into_the_cli(name, inputs, tmp_path, monkeyp
     assert seen["size"] == "32" and seen["steps"] == 1 and seen["weights"] == random_weights
 
 
-def test_explicit_options_override_the_recipe(inputs, tmp_path, monkeypatch, capsys,
-                                              random_weights):
+def test_explicit_options_override_the_recipe(
+    inputs, tmp_path, monkeypatch, capsys, random_weights
+):
     seen = _spy(monkeypatch)
-    code = main(["stylize", *map(str, inputs), "-o", str(tmp_path / "o.png"), "--recipe", "cmu",
-                 "--weights", random_weights, "--size", "32", "--steps", "1", "--pooling", "avg",
-                 "--content-layers", "relu3_1", "--ratio", "0.5", "--optimizer", "adam",
-                 "--lr", "0.01", "--no-progress"])
+    code = main(
+        [
+            "stylize",
+            *map(str, inputs),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--recipe",
+            "cmu",
+            "--weights",
+            random_weights,
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--pooling",
+            "avg",
+            "--content-layers",
+            "relu3_1",
+            "--ratio",
+            "0.5",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--no-progress",
+        ]
+    )
     capsys.readouterr()
     assert code == 0
     assert seen["pooling"] == "avg" and seen["content_layers"] == {"relu3_1": 1.0}
@@ -105,8 +153,9 @@ def test_berkeley_optimiser_gets_lr_0_2(monkeypatch, random_weights):
     monkeypatch.setattr(torch.optim, "Adam", adam)
     g = np.random.default_rng(0)
     options = nst.get_recipe("berkeley").options(size="16x16", steps=2, weights=random_weights)
-    nst.stylize(g.random((16, 16, 3)), g.random((16, 16, 3)), progress=False, device="cpu",
-                **options)
+    nst.stylize(
+        g.random((16, 16, 3)), g.random((16, 16, 3)), progress=False, device="cpu", **options
+    )
     assert len(made) == 1
     assert made[0].param_groups[0]["lr"] == pytest.approx(0.2)
 
@@ -150,12 +199,12 @@ def test_carried_ratio_keeps_the_content_style_balance_across_sizes():
     balance, fixed = {}, {}
     for size in (64, 128):
         photo = images.load("nst/content/tubingen.jpg", size=size)
-        painting = images.load("nst/style/starry_night.jpg",
-                               size=(photo.shape[1], photo.shape[0]))
+        painting = images.load("nst/style/starry_night.jpg", size=(photo.shape[1], photo.shape[0]))
         picture = 0.5 * photo + 0.5 * painting  # some image between the two
         ratio = nst.carried_ratio(nst.DEFAULT_RATIO_512, photo)
-        res = nst.stylize(photo, painting, ratio=ratio, init=picture, steps=1, progress=False,
-                          device="cpu")
+        res = nst.stylize(
+            photo, painting, ratio=ratio, init=picture, steps=1, progress=False, device="cpu"
+        )
         content, style = res.history.content[0, 0], res.history.style[0, 0]
         balance[size] = ratio * content / style
         fixed[size] = nst.DEFAULT_RATIO_512 * content / style
@@ -178,8 +227,8 @@ def test_berkeley_and_mse_normalisations_match_their_formulas():
     berkeley = losses.style_layer_loss(f, target, gram="berkeley")
     torch.testing.assert_close(berkeley, paper / n**2)
     direct = ((torch.einsum("bim,bjm->bij", f.flatten(2), f.flatten(2)) - target) ** 2).mean(
-        dim=(1, 2)) / (4 * n**2 * m**2)
+        dim=(1, 2)
+    ) / (4 * n**2 * m**2)
     torch.testing.assert_close(berkeley, direct)
     half_sum = losses.content_layer_loss(f, s)
-    torch.testing.assert_close(losses.content_layer_loss(f, s, norm="mean"),
-                               half_sum * 2 / (n * m))
+    torch.testing.assert_close(losses.content_layer_loss(f, s, norm="mean"), half_sum * 2 / (n * m))

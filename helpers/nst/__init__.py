@@ -19,6 +19,10 @@ Everything optimises the **image** (never the network) to minimise, per batch el
   :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
   :func:`content_style_grid` and :func:`run_grid` build objectives and call :func:`optimize`;
   :func:`comparison` and :func:`layer_losses_text` print results.
+* :mod:`~helpers.nst.controls` (with :mod:`~helpers.nst.color`) — the Gatys et al. 2017
+  controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
+  blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
+  :func:`multiscale`, :func:`compare_multiscale`.
 
 The package imports only the plumbing (:mod:`helpers.errors`, :mod:`helpers.runtime`,
 :mod:`helpers.images`, :mod:`helpers.assets`) and :mod:`helpers.tables`; figures and widgets

@@ -100,11 +100,20 @@ class Recipe:
         """Keyword arguments of :func:`helpers.nst.stylize`; ``overrides`` win (``None`` values
         are ignored, so unset CLI options keep the recipe's)."""
         opts = dict(
-            content_layers=dict(self.content_layers), style_layers=dict(self.style_layers),
-            size_free_ratio=self.ratio, weights=self.weights, pooling=self.pooling,
-            content_norm=self.content_norm, gram=self.gram, optimizer=self.optimizer,
-            lr=self.lr, steps=self.steps, size=self.size, style_size=self.style_size,
-            init=self.init, noise=self.noise,
+            content_layers=dict(self.content_layers),
+            style_layers=dict(self.style_layers),
+            size_free_ratio=self.ratio,
+            weights=self.weights,
+            pooling=self.pooling,
+            content_norm=self.content_norm,
+            gram=self.gram,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            steps=self.steps,
+            size=self.size,
+            style_size=self.style_size,
+            init=self.init,
+            noise=self.noise,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if {"ratio", "alpha", "beta"} & set(given):
@@ -118,21 +127,29 @@ class Recipe:
 
     def settings(self) -> dict[str, str]:
         """Every setting as display text, in a fixed order."""
-        scale = (f"{self.ratio:g} at 512² (× 512²/pixels)" if self.content_norm == "sum"
-                 else f"{self.ratio:g} at any size")
+        scale = (
+            f"{self.ratio:g} at 512² (× 512²/pixels)"
+            if self.content_norm == "sum"
+            else f"{self.ratio:g} at any size"
+        )
         return {
-            "weights": self.weights, "pooling": self.pooling,
+            "weights": self.weights,
+            "pooling": self.pooling,
             "content layers": spec_label(self.content_layers),
             "style layers": _names(self.style_layers),
             "layer weights": ", ".join(f"{w:.2g}" for w in self.style_layers.values()),
             "content loss": "½·Σ(F−P)²" if self.content_norm == "sum" else "mean (F−P)² (MSE)",
-            "style loss": {"raw": "Σ(G−A)²/(4N²M²)", "berkeley": "mean (G−A)²/(4N²M²)",
-                           "mean": "mean (G/NM − A/NM)²"}[self.gram],
+            "style loss": {
+                "raw": "Σ(G−A)²/(4N²M²)",
+                "berkeley": "mean (G−A)²/(4N²M²)",
+                "mean": "mean (G/NM − A/NM)²",
+            }[self.gram],
             "alpha/beta": scale,
-            "optimizer": (f"adam, lr {self.lr:g}" if self.optimizer == "adam"
-                          else self.optimizer),
-            "evaluations": str(self.steps), "size": self.size,
-            "style size": self.style_size or "the output's", "init": self.init,
+            "optimizer": (f"adam, lr {self.lr:g}" if self.optimizer == "adam" else self.optimizer),
+            "evaluations": str(self.steps),
+            "size": self.size,
+            "style size": self.style_size or "the output's",
+            "init": self.init,
         }
 
 
@@ -143,8 +160,11 @@ RECIPES: dict[str, Recipe] = {
         content_layers={vgg.CONTENT_LAYER_PAPER: 1.0},
         style_layers=_equal(vgg.STYLE_LAYERS),
         ratio=DEFAULT_RATIO_512,
-        notes=("init from the content photo as in Gatys' code (the paper's figures start from "
-               "white noise)", "500 L-BFGS evaluations (Gatys' code: max_iter 500)"),
+        notes=(
+            "init from the content photo as in Gatys' code (the paper's figures start from "
+            "white noise)",
+            "500 L-BFGS evaluations (Gatys' code: max_iter 500)",
+        ),
     ),
     "berkeley": Recipe(
         name="berkeley",
@@ -152,11 +172,19 @@ RECIPES: dict[str, Recipe] = {
         content_layers={vgg.CONTENT_LAYER_BERKELEY: 1.0},
         style_layers=_equal(vgg.STYLE_LAYERS),
         ratio=BERKELEY_RATIO,
-        content_norm="mean", gram="berkeley", optimizer="adam", lr=BERKELEY_LR,
-        steps=BERKELEY_STEPS, size="224x224", init="content", noise=0.5,
-        notes=("Adam lr 0.2 on the [0, 1] image (its NormLayer is inside the network)",
-               "white noise U[0, 1] (noise 0.5) for reconstructions",
-               "alpha/beta 1e-8 was for torchvision weights; 1e-3 plays its role with Caffe's"),
+        content_norm="mean",
+        gram="berkeley",
+        optimizer="adam",
+        lr=BERKELEY_LR,
+        steps=BERKELEY_STEPS,
+        size="224x224",
+        init="content",
+        noise=0.5,
+        notes=(
+            "Adam lr 0.2 on the [0, 1] image (its NormLayer is inside the network)",
+            "white noise U[0, 1] (noise 0.5) for reconstructions",
+            "alpha/beta 1e-8 was for torchvision weights; 1e-3 plays its role with Caffe's",
+        ),
     ),
     "cmu": Recipe(
         name="cmu",
@@ -164,7 +192,11 @@ RECIPES: dict[str, Recipe] = {
         content_layers=_equal(CMU_CONTENT_LAYERS),
         style_layers=_equal(CMU_STYLE_LAYERS),
         ratio=CMU_RATIO,
-        pooling="max", content_norm="mean", gram="mean", steps=300, size="512",
+        pooling="max",
+        content_norm="mean",
+        gram="mean",
+        steps=300,
+        size="512",
         notes=("pre-activation conv features, max pooling (the tutorial's network)",),
     ),
 }
@@ -200,5 +232,15 @@ def recipe_help() -> str:
     )
 
 
-__all__ = ["Recipe", "RECIPES", "RECIPE_NAMES", "get_recipe", "recipes_table", "recipe_help",
-           "CMU_CONTENT_LAYERS", "CMU_STYLE_LAYERS", "BERKELEY_RATIO", "CMU_RATIO"]
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "RECIPE_NAMES",
+    "get_recipe",
+    "recipes_table",
+    "recipe_help",
+    "CMU_CONTENT_LAYERS",
+    "CMU_STYLE_LAYERS",
+    "BERKELEY_RATIO",
+    "CMU_RATIO",
+]
