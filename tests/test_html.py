@@ -157,6 +157,17 @@ def test_page_checks_catch_each_kind_of_problem(tmp_path):
         assert expected in text, (expected, text)
 
 
+def test_headline_numbers_survive_missing_and_odd_metrics():
+    from helpers.report.index import headline_numbers
+
+    assert headline_numbers("05-gradient-toy-problem", None) == []
+    assert headline_numbers("06-poisson-blending", {"metrics": {"full": {"x": "odd"}}}) == []
+    known = headline_numbers("05-gradient-toy-problem", {"metrics": {"speedup": 12.5}})
+    assert known == [("speed-up vs naive", "12.5")]
+    unlisted = headline_numbers("09-new", {"metrics": {"a": 0.5, "b": {"c": 1}, "d": "x"}})
+    assert unlisted == [("a", "0.5"), ("d", "x")]  # first scalar numbers, nested ones skipped
+
+
 # ----------------------------------------------------------------------------- a smoke run
 
 

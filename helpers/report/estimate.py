@@ -37,6 +37,9 @@ KERNEL_SECONDS = 5.0
 ASPECT = 0.75
 """Short side / long side of the sample photos (Tübingen is 1024x768), for ``size`` = long side."""
 
+MEASURE_MAX_SIZE = 192
+"""Largest side timed by :func:`measure`; larger images are extrapolated by their pixels."""
+
 LONG_RUN_SECONDS = 3600.0
 """Above this on a CPU the report asks before it starts (``--yes`` on a non-terminal)."""
 
@@ -313,14 +316,16 @@ def measure(device, plans: Sequence[Plan], repeats: int = 3) -> Speed:
     step = image = pixel = 0.0
     if pixels:
         small = max(16, round(math.sqrt(min(pixels))))
-        large = max(small, round(math.sqrt(max(pixels))))
+        # capped: the cost per pixel is measured up to 192 px and extrapolated (a 1024 px
+        # evaluation alone takes tens of seconds on a CPU)
+        large = max(small, min(MEASURE_MAX_SIZE, round(math.sqrt(max(pixels)))))
         one = _time_evaluations(small, device, repeats)
         four = _time_evaluations(small, device, repeats, batch=4)
         per_image = max(0.0, (four - one) / 3)
         step = max(0.0, one - per_image)
         image = per_image
         if large > small:
-            at_large = max(per_image, _time_evaluations(large, device, repeats) - step)
+            at_large = max(per_image, _time_evaluations(large, device, 1) - step)
             pixel = (at_large - per_image) / (large * large - small * small)
             image = per_image - pixel * small * small
     figure = _time_figure() if any(p.figures for p in plans) else 0.0

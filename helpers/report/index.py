@@ -30,14 +30,22 @@ THUMB_SIZE = (360, 240)
 """Largest thumbnail width and height in pixels (the aspect ratio is kept)."""
 
 
-def _ratio_vs_opencv(metrics: dict) -> float | None:
+def _ratio_vs_opencv(metrics: dict) -> str | None:
     """Median over the full-resolution examples of our Poisson solve time / OpenCV's."""
     ratios = sorted(
         e["seconds_poisson"] / e["seconds_opencv"]
         for e in (metrics.get("full") or {}).values()
         if isinstance(e, dict) and e.get("seconds_opencv") and e.get("seconds_poisson")
     )
-    return ratios[len(ratios) // 2] if ratios else None
+    return f"{ratios[len(ratios) // 2]:.3g}×" if ratios else None
+
+
+def _seams(metrics: dict) -> str | None:
+    """Notebook 08's seam difference of a texture before and after tiling."""
+    tiling = metrics.get("tiling") or {}
+    if "seam_plain" not in tiling or "seam_tiled" not in tiling:
+        return None
+    return f"{_format(tiling['seam_plain'])} → {_format(tiling['seam_tiled'])}"
 
 
 Headline = tuple[str, "str | Callable[[dict], object]"]
@@ -45,17 +53,23 @@ Headline = tuple[str, "str | Callable[[dict], object]"]
 HEADLINES: dict[str, list[Headline]] = {
     "01": [
         ("photo size (h, w)", "image_size"),
-        ("mean conv4_2 activation", "activation_mean.conv4_2"),
+        ("mean relu4_2 activation", "activation_mean.relu4_2"),
     ],
     "02": [
+        ("style loss left, avg pooling", "style_pooling_final_over_initial.avg"),
+        ("style loss left, max pooling", "style_pooling_final_over_initial.max"),
         ("evaluations per run", "evaluations"),
-        ("seconds / evaluation", "seconds_per_evaluation_content"),
     ],
-    "03": [("chosen α/β", "chosen_ratio"), ("content/style balance", "balance_ratio")],
+    "03": [
+        ("recipe", "recipe"),
+        ("chosen α/β at 512 px", "chosen_ratio_512"),
+        ("chosen α/β", "chosen_ratio"),
+        ("content/style balance", "balance_ratio"),
+    ],
     "04": [
         ("final loss, Starry Night", "paper_final_total.starry_night"),
-        ("final loss, L-BFGS", "optimizer_final_total.lbfgs"),
-        ("final loss, Adam", "optimizer_final_total.adam"),
+        ("α/β", "ratio"),
+        ("seconds / evaluation", "seconds_per_evaluation"),
     ],
     "05": [
         ("toy max error", "max_abs_error"),
@@ -63,8 +77,16 @@ HEADLINES: dict[str, list[Headline]] = {
         ("speed-up vs naive", "speedup"),
     ],
     "06": [("blend residual", "independent_residual"), ("time vs OpenCV", _ratio_vs_opencv)],
-    "07": [("final loss", "final_total"), ("preserved colour error", "colour_error")],
-    "08": [("blend residual", "residual"), ("time vs OpenCV", "ratio_vs_opencv")],
+    "07": [
+        ("colour preserved: chroma error (/255)", "chroma_error_255"),
+        ("histogram matching: mean error", "histogram_mean_error"),
+        ("multi-scale final loss", "multiscale.multi_loss"),
+    ],
+    "08": [
+        ("flattening residual", "paper.flatten.residual"),
+        ("tiling seam, plain → tiled", _seams),
+        ("monochrome residual", "monochrome.residual"),
+    ],
 }
 """Per chapter number: ``(label, dotted key into metrics.json "metrics" or a function)``.
 Keys a chapter does not record are skipped; a chapter none of whose keys exist shows its
