@@ -259,7 +259,7 @@ def test_report_pages(series):
     assert "FAILED" in index and "deliberate failure" in index and "<table" in index
     page = (folder / "02-tiny.html").read_text()
     assert page.count('<details class="report-code"') >= 5  # every code cell folded
-    assert '<details class="report-code" open=""' in page  # the injected parameters stay open
+    assert '<details class="report-parameters">' in page  # the parameters sit in a collapsed block
     assert "data:image/png;base64," in page  # the figure is inline
     assert "cpu (" in page and "SLEEP" in page and "configs/quick/02-tiny.yaml" in page
     assert "require.min.js" not in page  # no require.js: nothing here needs it
