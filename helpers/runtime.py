@@ -218,12 +218,17 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 
 def check_writable_dir(folder: str | os.PathLike, *, what: str = "output folder") -> Path:
-    """Refuse a folder the command will write into (created if missing) that cannot take a
-    file: one :class:`UserError` line naming it and the reason, before any work."""
+    """Refuse a folder the command will write into that cannot take a file: one
+    :class:`UserError` line naming it and the reason, before any work.  A missing folder is
+    probed at its nearest existing parent (where it would be created); nothing is left behind."""
     folder = Path(folder)
+    probe_in = folder
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".probe")
+        if not probe_in.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        fd, tmp = tempfile.mkstemp(dir=probe_in, prefix=".write-check.", suffix=".probe")
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UserError(f"cannot write into {what} {folder} ({reason}); choose another") from exc
