@@ -94,9 +94,17 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
     }
     if cv2 is None:
         ours = median_time(lambda: blend(src, tgt, mask), repeats=3 if quick else 5)
-        results.append(Result("blend 1024^2 vs OpenCV (no cv2: absolute time)", ours, "s",
-                              "<= 1.5x OpenCV", None, "opencv-python-headless not installed",
-                              extra))
+        results.append(
+            Result(
+                "blend 1024^2 vs OpenCV (no cv2: absolute time)",
+                ours,
+                "s",
+                "<= 1.5x OpenCV",
+                None,
+                "opencv-python-headless not installed",
+                extra,
+            )
+        )
     else:
         s8, t8, m8, center = _cv_inputs(src, tgt, mask)
         samples = interleaved_samples(
@@ -111,18 +119,24 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
         ratio = statistics.median(pair_ratios)
         q1, q3 = np.percentile(pair_ratios, [25, 75])
         ok = ratio <= 1.2 and check.max_residual <= 1e-6 and exact_outside
-        extra.update(ours_s=times["ours"], opencv_s=times["opencv"], samples=samples,
-                     pair_ratios=pair_ratios)
-        results.append(Result(
-            "7. blend/OpenCV time, 1024^2, 768^2 irregular mask", ratio, "x",
-            "<= 1.2 (residual <= 1e-6)", ok,
-            f"median of {len(pair_ratios)} interleaved pairs, spread {pair_ratios[0]:.2f}-"
-            f"{pair_ratios[-1]:.2f} (IQR {q1:.2f}-{q3:.2f}); medians "
-            f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, "
-            f"{check.unknowns:,} unknowns, {check.iterations} CG iterations, "
-            f"residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
-            extra,
-        ))
+        extra.update(
+            ours_s=times["ours"], opencv_s=times["opencv"], samples=samples, pair_ratios=pair_ratios
+        )
+        results.append(
+            Result(
+                "7. blend/OpenCV time, 1024^2, 768^2 irregular mask",
+                ratio,
+                "x",
+                "<= 1.2 (residual <= 1e-6)",
+                ok,
+                f"median of {len(pair_ratios)} interleaved pairs, spread {pair_ratios[0]:.2f}-"
+                f"{pair_ratios[-1]:.2f} (IQR {q1:.2f}-{q3:.2f}); medians "
+                f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, "
+                f"{check.unknowns:,} unknowns, {check.iterations} CG iterations, "
+                f"residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
+                extra,
+            )
+        )
     results += _bench_examples(cv2)
     return results
 
@@ -155,13 +169,22 @@ def _bench_examples(cv2) -> list[Result]:
             results.append(Result(f"example {name}: blend/OpenCV", math.nan, "x", "", None, why))
             continue
         ratio = times["ours"] / times["opencv"]
-        results.append(Result(
-            f"6. example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV", ratio,
-            "x", "<= 1.5", ratio <= 1.5,
-            f"ours {times['ours'] * 1e3:.0f} ms, OpenCV {times['opencv'] * 1e3:.0f} ms, {note}",
-            {"ours_s": times["ours"], "opencv_s": times["opencv"], "unknowns": res.unknowns,
-             "residual": float(res.max_residual)},
-        ))
+        results.append(
+            Result(
+                f"6. example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV",
+                ratio,
+                "x",
+                "<= 1.5",
+                ratio <= 1.5,
+                f"ours {times['ours'] * 1e3:.0f} ms, OpenCV {times['opencv'] * 1e3:.0f} ms, {note}",
+                {
+                    "ours_s": times["ours"],
+                    "opencv_s": times["opencv"],
+                    "unknowns": res.unknowns,
+                    "residual": float(res.max_residual),
+                },
+            )
+        )
     return results
 
 
@@ -183,16 +206,29 @@ def bench_scaling(quick: bool) -> Result:
         mask = irregular_mask(size, _scaling_box(size))
         res = blend(src, tgt, mask)  # also the warm-up
         reps = 5 if size <= 512 else (3 if size <= 1024 else 2)
-        seconds.append(median_time(lambda src=src, tgt=tgt, mask=mask: blend(src, tgt, mask),
-                                   repeats=reps if not quick else 2, warmup=0))
+        seconds.append(
+            median_time(
+                lambda src=src, tgt=tgt, mask=mask: blend(src, tgt, mask),
+                repeats=reps if not quick else 2,
+                warmup=0,
+            )
+        )
         unknowns.append(res.unknowns)
         iters.append(res.iterations)
     slope = float(np.polyfit(np.log(unknowns), np.log(seconds), 1)[0])
-    table = ", ".join(f"{s}^2: {n:,} unknowns {t:.3f} s ({k} it)"
-                      for s, n, t, k in zip(sizes, unknowns, seconds, iters))
-    return Result("7a. blend scaling exponent (time ~ unknowns^k)", slope, "", "<= 1.15",
-                  slope <= 1.15, table,
-                  {"sizes": sizes, "unknowns": unknowns, "seconds": seconds, "iterations": iters})
+    table = ", ".join(
+        f"{s}^2: {n:,} unknowns {t:.3f} s ({k} it)"
+        for s, n, t, k in zip(sizes, unknowns, seconds, iters)
+    )
+    return Result(
+        "7a. blend scaling exponent (time ~ unknowns^k)",
+        slope,
+        "",
+        "<= 1.15",
+        slope <= 1.15,
+        table,
+        {"sizes": sizes, "unknowns": unknowns, "seconds": seconds, "iterations": iters},
+    )
 
 
 def bench_toy(quick: bool) -> list[Result]:
@@ -209,14 +245,25 @@ def bench_toy(quick: bool) -> list[Result]:
         naive = toy_reconstruct_naive(image)
         t_naive = time.perf_counter() - t0
     return [
-        Result("7b. toy_reconstruct time", t_fast * 1e3, "ms", "<= 20 ms", t_fast <= 0.020,
-               f"max |error| {fast.max_abs_error:.1e}, {image.shape[1]}x{image.shape[0]}",
-               {"max_abs_error": fast.max_abs_error}),
-        Result("toy naive (loops + lsqr) / toy_reconstruct", t_naive / t_fast, "x", "(reported)",
-               None,
-               f"naive {t_naive:.2f} s (one run, BLAS single-threaded: {pinned}), "
-               f"max |error| {naive.max_abs_error:.1e}",
-               {"naive_s": t_naive, "naive_max_abs_error": naive.max_abs_error}),
+        Result(
+            "7b. toy_reconstruct time",
+            t_fast * 1e3,
+            "ms",
+            "<= 20 ms",
+            t_fast <= 0.020,
+            f"max |error| {fast.max_abs_error:.1e}, {image.shape[1]}x{image.shape[0]}",
+            {"max_abs_error": fast.max_abs_error},
+        ),
+        Result(
+            "toy naive (loops + lsqr) / toy_reconstruct",
+            t_naive / t_fast,
+            "x",
+            "(reported)",
+            None,
+            f"naive {t_naive:.2f} s (one run, BLAS single-threaded: {pinned}), "
+            f"max |error| {naive.max_abs_error:.1e}",
+            {"naive_s": t_naive, "naive_max_abs_error": naive.max_abs_error},
+        ),
     ]
 
 

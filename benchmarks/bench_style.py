@@ -94,8 +94,9 @@ def _bare_pass(height: int, width: int):
     from helpers import nst
 
     net = nst.build_network(["relu5_1"], weights=WEIGHTS, device="cpu")
-    x = torch.rand(1, 3, height, width,
-                   generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).requires_grad_(
+        True
+    )
 
     def bare() -> None:
         x.grad = None
@@ -104,11 +105,32 @@ def _bare_pass(height: int, width: int):
     return bare
 
 
-_GROUPS = {"convolution fwd+bwd": ("conv",), "Gram products (bmm/mm)": ("bmm", "aten::mm"),
-           "relu/pool fwd+bwd": ("relu", "threshold", "pool", "clamp_min"),
-           "elementwise/copies/fills": ("copy", "add", "mul", "sub", "sum", "div", "pow", "clone",
-                                        "fill", "zero", "where", "neg", "square", "empty",
-                                        "index_select", "isfinite", "all", "clamp", "round")}
+_GROUPS = {
+    "convolution fwd+bwd": ("conv",),
+    "Gram products (bmm/mm)": ("bmm", "aten::mm"),
+    "relu/pool fwd+bwd": ("relu", "threshold", "pool", "clamp_min"),
+    "elementwise/copies/fills": (
+        "copy",
+        "add",
+        "mul",
+        "sub",
+        "sum",
+        "div",
+        "pow",
+        "clone",
+        "fill",
+        "zero",
+        "where",
+        "neg",
+        "square",
+        "empty",
+        "index_select",
+        "isfinite",
+        "all",
+        "clamp",
+        "round",
+    ),
+}
 
 
 def _shares(prof) -> dict[str, float]:
@@ -138,8 +160,17 @@ def _profile(content, style, obj, bare, evals: int) -> dict[str, dict[str, float
         elif step.evaluation == window["stop"]:
             prof.stop()
 
-    nst.optimize(obj, content=content, style=style, steps=window["stop"], record_every=1,
-                 callback=hook, progress=False, device="cpu", weights=WEIGHTS)
+    nst.optimize(
+        obj,
+        content=content,
+        style=style,
+        steps=window["stop"],
+        record_every=1,
+        callback=hook,
+        progress=False,
+        device="cpu",
+        weights=WEIGHTS,
+    )
     shares["project"] = _shares(prof)
     prof = profile(activities=[ProfilerActivity.CPU])
     prof.start()
@@ -150,8 +181,9 @@ def _profile(content, style, obj, bare, evals: int) -> dict[str, dict[str, float
     return shares
 
 
-def cost_per_evaluation(*, size: int, evals: int, rounds: int, skip: int = 2,
-                        profile_evals: int = 0) -> list[Result]:
+def cost_per_evaluation(
+    *, size: int, evals: int, rounds: int, skip: int = 2, profile_evals: int = 0
+) -> list[Result]:
     """Item 2: seconds per evaluation of the project's loop, the peer (:mod:`benchmarks.peer`)
     and a bare forward+backward, same process, runs alternating ``rounds`` times; each run's
     first ``skip`` intervals are warm-up.  Medians of the per-evaluation intervals."""
@@ -168,9 +200,17 @@ def cost_per_evaluation(*, size: int, evals: int, rounds: int, skip: int = 2,
     samples: dict[str, list[float]] = {"project": [], "peer": [], "bare": []}
     for _ in range(rounds):
         stamps: list[float] = []
-        nst.optimize(obj, content=content, style=style, steps=evals + 1, record_every=1,
-                     callback=lambda step, s=stamps: s.append(clock()), progress=False,
-                     device="cpu", weights=WEIGHTS)
+        nst.optimize(
+            obj,
+            content=content,
+            style=style,
+            steps=evals + 1,
+            record_every=1,
+            callback=lambda step, s=stamps: s.append(clock()),
+            progress=False,
+            device="cpu",
+            weights=WEIGHTS,
+        )
         samples["project"] += [b - a for a, b in zip(stamps, stamps[1:])][skip:]
         out = peer.run(obj, content, style, evaluations=evals, weights=WEIGHTS, clock=clock)
         samples["peer"] += out["intervals"][skip:]
@@ -181,24 +221,44 @@ def cost_per_evaluation(*, size: int, evals: int, rounds: int, skip: int = 2,
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratio, to_bare = med["project"] / med["peer"], med["project"] / med["bare"]
     shares = _profile(content, style, obj, bare, profile_evals) if profile_evals else {}
-    prof_text = ", ".join(f"{k} {v:.0%}" for k, v in shares.get("project", {}).items()
-                          if v >= 0.005)
-    _say(f"[2] {size}x{size}, {clock_name}: project {med['project']:.3f} s/eval, peer "
-         f"{med['peer']:.3f}, bare fwd+bwd {med['bare']:.3f} -> project/peer {ratio:.3f}, "
-         f"project/bare {to_bare:.3f} (medians of {len(samples['project'])} / "
-         f"{len(samples['peer'])} / {len(samples['bare'])}, {rounds} alternating rounds)")
+    prof_text = ", ".join(
+        f"{k} {v:.0%}" for k, v in shares.get("project", {}).items() if v >= 0.005
+    )
+    _say(
+        f"[2] {size}x{size}, {clock_name}: project {med['project']:.3f} s/eval, peer "
+        f"{med['peer']:.3f}, bare fwd+bwd {med['bare']:.3f} -> project/peer {ratio:.3f}, "
+        f"project/bare {to_bare:.3f} (medians of {len(samples['project'])} / "
+        f"{len(samples['peer'])} / {len(samples['bare'])}, {rounds} alternating rounds)"
+    )
     if shares:
         _say(f"[2] profile of {profile_evals} project evaluations (self CPU time): {prof_text}")
-        _say("[2] bare pass: " + ", ".join(f"{k} {v:.0%}" for k, v in shares["bare"].items()
-                                            if v >= 0.005))
-    notes = (f"{clock_name}; project {med['project']:.3f} s, peer {med['peer']:.3f} s, bare "
-             f"{med['bare']:.3f} s per evaluation; {rounds} alternating rounds of {evals}")
+        _say(
+            "[2] bare pass: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in shares["bare"].items() if v >= 0.005)
+        )
+    notes = (
+        f"{clock_name}; project {med['project']:.3f} s, peer {med['peer']:.3f} s, bare "
+        f"{med['bare']:.3f} s per evaluation; {rounds} alternating rounds of {evals}"
+    )
     rows = [
-        Result(f"2. {size}^2 cost per evaluation: project / peer", ratio, "x", "<= 0.85",
-               ratio <= 0.85, notes, extra={"samples": samples, "clock": clock_name}),
-        Result(f"2a. {size}^2 project / bare VGG-19 fwd+bwd", to_bare, "x", "(reported)", None,
-               notes + (f"; project profile: {prof_text}" if prof_text else ""),
-               extra={"profile_shares": shares}),
+        Result(
+            f"2. {size}^2 cost per evaluation: project / peer",
+            ratio,
+            "x",
+            "<= 0.85",
+            ratio <= 0.85,
+            notes,
+            extra={"samples": samples, "clock": clock_name},
+        ),
+        Result(
+            f"2a. {size}^2 project / bare VGG-19 fwd+bwd",
+            to_bare,
+            "x",
+            "(reported)",
+            None,
+            notes + (f"; project profile: {prof_text}" if prof_text else ""),
+            extra={"profile_shares": shares},
+        ),
     ]
     return rows
 
@@ -219,8 +279,9 @@ def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = No
     cut = dict(ratios=nst.ALPHA_BETA_RATIOS[:subset], style_layer_sets=nst.GROWING_SUBSETS[:subset])
 
     def grid(max_batch: int | None, n: int = steps):
-        return nst.alpha_beta_grid(content, style, max_batch=max_batch, **cut,
-                                   **{**common, "steps": n})
+        return nst.alpha_beta_grid(
+            content, style, max_batch=max_batch, **cut, **{**common, "steps": n}
+        )
 
     grid(None, 1)  # warm-up: a batch of all, and one configuration alone
     nst.stylize(content, style, **{**common, "steps": 1})
@@ -240,23 +301,46 @@ def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = No
     batched, sequential = last["batched"], last["sequential"]
     diff = float(np.max(np.abs(np.stack(batched.images) - np.stack(sequential.images))))
     rel = float(np.max(np.abs(batched.losses["total"] / sequential.losses["total"] - 1)))
-    _say(f"[4] {n} configurations at {w}x{h}, {steps} evaluations each: batched {tb:.1f} s, one "
-         f"after another {ts:.1f} s "
-         f"-> {ts / tb:.2f}x ({clock_name}, medians of {repeats}; wall clock {wall_ratio:.2f}x); "
-         f"max |image diff| {diff:.2g}, max rel. final-loss diff {rel:.2g}")
-    notes = (f"{n} configs (alpha_beta_grid), {w}x{h}, {steps} evals each, "
-             f"{last['batched'].optimizer}; batched {tb:.1f} s vs "
-             f"max_batch=1 {ts:.1f} s (each run computes its own targets), {clock_name}, medians "
-             f"of {repeats} interleaved "
-             f"(wall clock {wall_ratio:.2f}x); "
-             f"images agree to {diff:.1g}")
+    _say(
+        f"[4] {n} configurations at {w}x{h}, {steps} evaluations each: batched {tb:.1f} s, one "
+        f"after another {ts:.1f} s "
+        f"-> {ts / tb:.2f}x ({clock_name}, medians of {repeats}; wall clock {wall_ratio:.2f}x); "
+        f"max |image diff| {diff:.2g}, max rel. final-loss diff {rel:.2g}"
+    )
+    notes = (
+        f"{n} configs (alpha_beta_grid), {w}x{h}, {steps} evals each, "
+        f"{last['batched'].optimizer}; batched {tb:.1f} s vs "
+        f"max_batch=1 {ts:.1f} s (each run computes its own targets), {clock_name}, medians "
+        f"of {repeats} interleaved "
+        f"(wall clock {wall_ratio:.2f}x); "
+        f"images agree to {diff:.1g}"
+    )
     return [
-        Result(f"4. batched grid ({n} configs) speed-up on CPU: sequential / batched", ts / tb, "x",
-               "(none on CPU)", None, notes,
-               extra={"clock": clock_name, "times": times, "wall": wall, "size": [w, h],
-                      "steps": steps, "image_diff": diff, "loss_rel_diff": rel}),
-        Result("4b. batched grid speed-up on GPU", NAN, "x", ">= 5", None,
-               "not measured (no GPU in this session)"),
+        Result(
+            f"4. batched grid ({n} configs) speed-up on CPU: sequential / batched",
+            ts / tb,
+            "x",
+            "(none on CPU)",
+            None,
+            notes,
+            extra={
+                "clock": clock_name,
+                "times": times,
+                "wall": wall,
+                "size": [w, h],
+                "steps": steps,
+                "image_diff": diff,
+                "loss_rel_diff": rel,
+            },
+        ),
+        Result(
+            "4b. batched grid speed-up on GPU",
+            NAN,
+            "x",
+            ">= 5",
+            None,
+            "not measured (no GPU in this session)",
+        ),
     ]
 
 
@@ -302,24 +386,41 @@ def _memory_child(kind: str, size: int, steps: int) -> dict:
         info = {}
     else:
         content, style = _pair(f"{size}x{size}")
-        res = nst.stylize(content, style, steps=steps, progress=False, device="cpu",
-                          weights=WEIGHTS)
-        info = {"optimizer": res.optimizer, "evaluations": res.evaluations,
-                "history_size": _default("history_size")}
-    return {"kind": kind, "size": size,
-            "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "hwm_kib": _vm("VmHWM") if reset else None, "setup_kib": setup,
-            "seconds": time.perf_counter() - t0,
-            "threads": torch.get_num_threads(), **info}
+        res = nst.stylize(
+            content, style, steps=steps, progress=False, device="cpu", weights=WEIGHTS
+        )
+        info = {
+            "optimizer": res.optimizer,
+            "evaluations": res.evaluations,
+            "history_size": _default("history_size"),
+        }
+    return {
+        "kind": kind,
+        "size": size,
+        "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "hwm_kib": _vm("VmHWM") if reset else None,
+        "setup_kib": setup,
+        "seconds": time.perf_counter() - t0,
+        "threads": torch.get_num_threads(),
+        **info,
+    }
 
 
 def _spawn(kind: str, size: int, steps: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.bench_style", "--memory-child", kind, str(size),
-           str(steps)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_style",
+        "--memory-child",
+        kind,
+        str(size),
+        str(steps),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
-        raise RuntimeError(f"memory child {kind} failed ({proc.returncode}): "
-                           f"{proc.stderr.strip()[-2000:]}")
+        raise RuntimeError(
+            f"memory child {kind} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -339,28 +440,52 @@ def memory(*, size: int, steps: int) -> list[Result]:
         return f"{kib / 1024:.0f} MiB"
 
     what = "peak RSS during the job (VmHWM reset after setup)" if key == "hwm_kib" else "ru_maxrss"
-    _say(f"[5] {size}x{size}, {what}: stylize {mib(sty[key])} ({sty['optimizer']}, "
-         f"{sty['evaluations']} evals, history "
-         f"{sty['history_size']}) vs bare fwd+bwd {mib(bare[key])} -> {raw:.2f}x; whole-process "
-         f"ru_maxrss "
-         f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])} -> {life:.2f}x; above the RSS after "
-         f"imports+weights "
-         f"({mib(sty['setup_kib'])} / {mib(bare['setup_kib'])}): "
-         f"{mib(sty[key] - sty['setup_kib'])} vs "
-         f"{mib(bare[key] - bare['setup_kib'])} -> {sub:.2f}x")
-    notes = (f"{size}x{size}, fresh subprocesses, {what}: stylize {mib(sty[key])} "
-             f"({sty['optimizer']} history "
-             f"{sty['history_size']}, {sty['evaluations']} evals) vs bare fwd+bwd "
-             f"{mib(bare[key])}; "
-             f"ru_maxrss {life:.2f}x; minus RSS after imports+weights {sub:.2f}x")
+    _say(
+        f"[5] {size}x{size}, {what}: stylize {mib(sty[key])} ({sty['optimizer']}, "
+        f"{sty['evaluations']} evals, history "
+        f"{sty['history_size']}) vs bare fwd+bwd {mib(bare[key])} -> {raw:.2f}x; whole-process "
+        f"ru_maxrss "
+        f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])} -> {life:.2f}x; above the RSS after "
+        f"imports+weights "
+        f"({mib(sty['setup_kib'])} / {mib(bare['setup_kib'])}): "
+        f"{mib(sty[key] - sty['setup_kib'])} vs "
+        f"{mib(bare[key] - bare['setup_kib'])} -> {sub:.2f}x"
+    )
+    notes = (
+        f"{size}x{size}, fresh subprocesses, {what}: stylize {mib(sty[key])} "
+        f"({sty['optimizer']} history "
+        f"{sty['history_size']}, {sty['evaluations']} evals) vs bare fwd+bwd "
+        f"{mib(bare[key])}; "
+        f"ru_maxrss {life:.2f}x; minus RSS after imports+weights {sub:.2f}x"
+    )
     return [
-        Result("5. peak RSS 512px: stylize / bare fwd+bwd" if size == 512
-               else f"5. peak RSS {size}px: stylize / bare",
-               raw, "x", "<= 1.5", raw <= 1.5, notes, extra={"stylize": sty, "bare": bare}),
-        Result("5a. same, whole-process ru_maxrss", life, "x", "", None,
-               f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])}"),
-        Result("5b. same, above the RSS after imports+weights", sub, "x", "", None,
-               f"{mib(sty[key] - sty['setup_kib'])} vs {mib(bare[key] - bare['setup_kib'])}"),
+        Result(
+            "5. peak RSS 512px: stylize / bare fwd+bwd"
+            if size == 512
+            else f"5. peak RSS {size}px: stylize / bare",
+            raw,
+            "x",
+            "<= 1.5",
+            raw <= 1.5,
+            notes,
+            extra={"stylize": sty, "bare": bare},
+        ),
+        Result(
+            "5a. same, whole-process ru_maxrss",
+            life,
+            "x",
+            "",
+            None,
+            f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])}",
+        ),
+        Result(
+            "5b. same, above the RSS after imports+weights",
+            sub,
+            "x",
+            "",
+            None,
+            f"{mib(sty[key] - sty['setup_kib'])} vs {mib(bare[key] - bare['setup_kib'])}",
+        ),
     ]
 
 
@@ -397,21 +522,33 @@ def _run_all(quick: bool) -> list[Result]:
     from functools import partial
 
     if quick:
-        items = [partial(cost_per_evaluation, size=32, evals=4, rounds=1, skip=1),
-                 partial(batched_grid, size=32, steps=2, repeats=1, subset=2),
-                 partial(memory, size=64, steps=2)]
+        items = [
+            partial(cost_per_evaluation, size=32, evals=4, rounds=1, skip=1),
+            partial(batched_grid, size=32, steps=2, repeats=1, subset=2),
+            partial(memory, size=64, steps=2),
+        ]
     else:
-        items = [partial(cost_per_evaluation, size=256, evals=6, rounds=2, profile_evals=3),
-                 partial(cost_per_evaluation, size=512, evals=4, rounds=2),
-                 partial(batched_grid, size=64, steps=6, repeats=2),
-                 partial(memory, size=512, steps=3)]
+        items = [
+            partial(cost_per_evaluation, size=256, evals=6, rounds=2, profile_evals=3),
+            partial(cost_per_evaluation, size=512, evals=4, rounds=2),
+            partial(batched_grid, size=64, steps=6, repeats=2),
+            partial(memory, size=512, steps=3),
+        ]
     results: list[Result] = []
     for item in items:
         t0 = time.perf_counter()
         results += item()
         _say(f"    ({item.func.__name__}: {time.perf_counter() - t0:.0f} s wall)")
-    results.append(Result("9. GPU: full report profile, all notebooks", NAN, "s", "<= 120", None,
-                          "not measured (no GPU in this session)"))
+    results.append(
+        Result(
+            "9. GPU: full report profile, all notebooks",
+            NAN,
+            "s",
+            "<= 120",
+            None,
+            "not measured (no GPU in this session)",
+        )
+    )
     if quick:  # the targets are defined at the full sizes: a smoke run judges nothing
         for r in results:
             if r.ok is not None:
@@ -431,7 +568,9 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--memory-child":
         print(json.dumps(_memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
         raise SystemExit(0)
-    print("usage: python -m benchmarks style  (or: -m benchmarks.bench_style --memory-child "
-          "bare|stylize SIZE STEPS)",
-          file=sys.stderr)
+    print(
+        "usage: python -m benchmarks style  (or: -m benchmarks.bench_style --memory-child "
+        "bare|stylize SIZE STEPS)",
+        file=sys.stderr,
+    )
     raise SystemExit(2)

@@ -583,22 +583,49 @@ CONTROL_CASES = [  # (case, extra options, text the error line must contain; Non
     ("blend-all-zero", ["--style-blend", "0,0"], "all blend weights are zero"),
     ("blend-negative", ["--style-blend", "1,-1"], "must be finite and >= 0"),
     ("mask-count", ["--style-mask", "top.png"], ("1 style mask(s)", "2 style image(s)")),
-    ("mask-empty", ["--style-mask", "top.png", "--style-mask", "black.png"],
-     ("black.png", "is empty")),
-    ("mask-gap", ["--style-mask", "top.png", "--style-mask", "top.png"],
-     ("have no style", "x 0-15")),
-    ("mask-missing", ["--style-mask", "top.png", "--style-mask", "nowhere.png"],
-     ("nowhere.png", "not found")),
+    (
+        "mask-empty",
+        ["--style-mask", "top.png", "--style-mask", "black.png"],
+        ("black.png", "is empty"),
+    ),
+    (
+        "mask-gap",
+        ["--style-mask", "top.png", "--style-mask", "top.png"],
+        ("have no style", "x 0-15"),
+    ),
+    (
+        "mask-missing",
+        ["--style-mask", "top.png", "--style-mask", "nowhere.png"],
+        ("nowhere.png", "not found"),
+    ),
     ("scales-not-increasing", ["--scales", "24,16"], ("24,16", "must increase")),
     ("scales-with-size", ["--scales", "16,24", "--size", "16"], ("--size", "--scales")),
-    ("scales-steps-count", ["--scales", "16,24", "--steps", "1,1,1"],
-     ("3 step counts for 2 scales",)),
+    (
+        "scales-steps-count",
+        ["--scales", "16,24", "--steps", "1,1,1"],
+        ("3 step counts for 2 scales",),
+    ),
     ("steps-list-without-scales", ["--steps", "1,1"], ("--steps", "no --scales")),
     ("preserve-colors-unknown", ["--preserve-colors", "hue"], ("--preserve-colors", "'hue'")),
-    ("mask-other-size-works", ["--style-mask", "top_small.png", "--style-mask", "bottom.png"],
-     None),
-    ("every-control-works", ["--style-blend", "3,1", "--preserve-colors", "luminance",
-                             "--scales", "16,24", "--steps", "1,1"], None),
+    (
+        "mask-other-size-works",
+        ["--style-mask", "top_small.png", "--style-mask", "bottom.png"],
+        None,
+    ),
+    (
+        "every-control-works",
+        [
+            "--style-blend",
+            "3,1",
+            "--preserve-colors",
+            "luminance",
+            "--scales",
+            "16,24",
+            "--steps",
+            "1,1",
+        ],
+        None,
+    ),
 ]
 
 
@@ -616,8 +643,17 @@ def test_stylize_controls(case, extra, contains, good, tmp_path, monkeypatch):
     out = tmp_path / "out.png"
     before = hashes([*good.values(), tmp_path / "top.png", tmp_path / "bottom.png"])
     size = [] if "--scales" in extra else ["--size", "16"]
-    argv = ["stylize", good["content"], good["style"], good["source"], "-o", out, *size, *FAST,
-            *extra]
+    argv = [
+        "stylize",
+        good["content"],
+        good["style"],
+        good["source"],
+        "-o",
+        out,
+        *size,
+        *FAST,
+        *extra,
+    ]
     result = run_cli(*argv)
     record(f"stylize/{case}", result)
     if contains is None:

@@ -54,8 +54,9 @@ def stylize(capsys, random_weights):
 def test_success_writes_the_image_and_one_summary_line(inputs, tmp_path, stylize):
     content, style = inputs
     out = tmp_path / "out.png"
-    code, stdout, _ = stylize([content, style, "-o", out, "--size", "32", "--steps", "3",
-                               "--no-progress"])
+    code, stdout, _ = stylize(
+        [content, style, "-o", out, "--size", "32", "--steps", "3", "--no-progress"]
+    )
     assert code == 0
     image = load_image(out)
     assert image.shape == (24, 32, 3)
@@ -75,11 +76,37 @@ def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
 
     monkeypatch.setattr(nst, "stylize", spy)
     out = tmp_path / "o.png"
-    code, _, _ = stylize([content, style, "-o", out, "--size", "32x16", "--steps", "2",
-                          "--optimizer", "adam", "--lr", "0.01", "--init", "noise",
-                          "--ratio", "1e-3", "--content-layers", "conv3_1",
-                          "--style-layers", "conv1_1:1,conv2_1:3", "--tv-weight", "2",
-                          "--pooling", "max", "--seed", "5", "--no-progress"])
+    code, _, _ = stylize(
+        [
+            content,
+            style,
+            "-o",
+            out,
+            "--size",
+            "32x16",
+            "--steps",
+            "2",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--init",
+            "noise",
+            "--ratio",
+            "1e-3",
+            "--content-layers",
+            "conv3_1",
+            "--style-layers",
+            "conv1_1:1,conv2_1:3",
+            "--tv-weight",
+            "2",
+            "--pooling",
+            "max",
+            "--seed",
+            "5",
+            "--no-progress",
+        ]
+    )
     assert code == 0 and load_image(out).shape == (16, 32, 3)
     assert seen["optimizer"] == "adam" and seen["lr"] == 0.01 and seen["init"] == "noise"
     assert seen["ratio"] == 1e-3 and seen["content_layers"] == {"conv3_1": 1.0}
@@ -104,19 +131,21 @@ def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
         (["--alpha", "-1", "--beta", "1"], "alpha must be finite and >= 0"),
         (["--device", "cuda"], "no CUDA GPU"),
         (["--weights", "missing.pth"], "file not found"),
-        (["--optimizer", "adam", "--lr", "1e30", "--steps", "30"],
-         "non-finite .*at evaluation.*learning rate"),
+        (
+            ["--optimizer", "adam", "--lr", "1e30", "--steps", "30"],
+            "non-finite .*at evaluation.*learning rate",
+        ),
     ],
 )
-def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, stylize, extra,
-                                                         message):
+def test_bad_settings_exit_2_with_one_line_and_no_output(inputs, tmp_path, stylize, extra, message):
     if extra[:2] == ["--device", "cuda"] and torch.cuda.is_available():
         pytest.skip("a GPU is present")
     content, style = inputs
     before = file_hashes(content, style)
     out = tmp_path / "out.png"
-    code, stdout, stderr = stylize([content, style, "-o", out, "--size", "32", "--steps", "2",
-                                    "--no-progress", *extra])
+    code, stdout, stderr = stylize(
+        [content, style, "-o", out, "--size", "32", "--steps", "2", "--no-progress", *extra]
+    )
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -158,8 +187,9 @@ def test_bad_files_exit_2(inputs, tmp_path, stylize, case, message):
     elif case == "overwrite":
         out = content
     before = file_hashes(content, style)
-    code, _, stderr = stylize([content, style, "-o", out, "--size", "32", "--steps", "1",
-                               "--no-progress"])
+    code, _, stderr = stylize(
+        [content, style, "-o", out, "--size", "32", "--steps", "1", "--no-progress"]
+    )
     assert code == 2 and stderr.count("\n") == 1 and stderr.startswith("error: ")
     assert re.search(message, stderr), stderr
     assert file_hashes(content, style) == before
@@ -168,8 +198,7 @@ def test_bad_files_exit_2(inputs, tmp_path, stylize, case, message):
 
 
 @pytest.mark.parametrize("save", [False, True])
-def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize, monkeypatch,
-                                                      save):
+def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize, monkeypatch, save):
     content, style = inputs
     calls = {"n": 0}
     real_tell = nst.BatchedLBFGS.tell
@@ -200,11 +229,29 @@ def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize,
 def test_real_sigint_in_a_subprocess(tmp_path):
     """A real SIGINT to a running `python -m helpers stylize` exits 130, saving only when asked."""
     out = tmp_path / "out.png"
-    cmd = [sys.executable, "-m", "helpers", "stylize", str(ROOT / "data/nst/content/tubingen.jpg"),
-           str(ROOT / "data/nst/style/starry_night.jpg"), "-o", str(out), "--size", "32",
-           "--steps", "100000", "--save-on-interrupt"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "helpers",
+        "stylize",
+        str(ROOT / "data/nst/content/tubingen.jpg"),
+        str(ROOT / "data/nst/style/starry_night.jpg"),
+        "-o",
+        str(out),
+        "--size",
+        "32",
+        "--steps",
+        "100000",
+        "--save-on-interrupt",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     # wait until the progress bar shows evaluations, then interrupt
     deadline = time.monotonic() + 240  # generous: a loaded CI machine starts torch slowly
     seen = ""

@@ -74,8 +74,17 @@ def test_blend_alpha_as_mask_and_offset(files, tmp_path):
     assert run_cli("blend", files["source"], files["target"], files["mask"], "-o", b).code == 0
     np.testing.assert_array_equal(load_image(a), load_image(b))
     c = tmp_path / "c.png"
-    res = run_cli("blend", files["small_source"], files["target"], files["small_source_mask"],
-                  "-o", c, "--offset", "30", "40")
+    res = run_cli(
+        "blend",
+        files["small_source"],
+        files["target"],
+        files["small_source_mask"],
+        "-o",
+        c,
+        "--offset",
+        "30",
+        "40",
+    )
     assert res.code == 0, res.stderr
     assert "cropped" in res.stdout  # part of the mask lands outside the 40x52 target
 

@@ -40,9 +40,14 @@ def test_projected_lbfgs_finds_scipy_lbfgsb_box_minimum_per_element():
             break
     for i, (a, c) in enumerate(problems):
         an, cn = a.numpy(), c.numpy()
-        ref = scipy.optimize.minimize(lambda v, an=an, cn=cn: 0.5 * v @ an @ v - v @ cn,
-                                      np.full(d, 0.5), jac=lambda v, an=an, cn=cn: an @ v - cn,
-                                      method="L-BFGS-B", bounds=[(0, 1)] * d, tol=1e-14)
+        ref = scipy.optimize.minimize(
+            lambda v, an=an, cn=cn: 0.5 * v @ an @ v - v @ cn,
+            np.full(d, 0.5),
+            jac=lambda v, an=an, cn=cn: an @ v - cn,
+            method="L-BFGS-B",
+            bounds=[(0, 1)] * d,
+            tol=1e-14,
+        )
         active = int(((ref.x < 1e-9) | (ref.x > 1 - 1e-9)).sum())
         assert active > 0  # the bounds matter for this problem
         np.testing.assert_allclose(opt.x[i].numpy(), ref.x, atol=1e-5)
@@ -63,10 +68,24 @@ def test_bounded_loop_never_leaves_the_unit_box(random_weights):
     def watch(step) -> None:
         seen.append((float(step.image.min()), float(step.image.max())))
 
-    res = nst.stylize(content, style, steps=15, record_every=1, callback=watch, progress=False,
-                      device="cpu", weights=random_weights)
+    res = nst.stylize(
+        content,
+        style,
+        steps=15,
+        record_every=1,
+        callback=watch,
+        progress=False,
+        device="cpu",
+        weights=random_weights,
+    )
     assert seen and all(lo >= 0.0 and hi <= 1.0 for lo, hi in seen)
     # the reported final loss is that of the delivered (8-bit) image
-    scored = quality.delivered_losses([res.image], content, style, objective=res.objectives[0],
-                                      device="cpu", weights=random_weights)
+    scored = quality.delivered_losses(
+        [res.image],
+        content,
+        style,
+        objective=res.objectives[0],
+        device="cpu",
+        weights=random_weights,
+    )
     assert float(res.losses["total"][0]) == pytest.approx(scored[0], rel=1e-5)

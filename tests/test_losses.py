@@ -33,8 +33,9 @@ def test_gram_matches_explicit_loops_and_einsum():
 
 def test_mean_gram_is_a_named_option_dividing_by_n_m():
     f = torch.randn(1, 4, 3, 3, dtype=torch.float64)
-    torch.testing.assert_close(losses.gram_matrix(f, gram="mean"),
-                               torch.einsum("bihw,bjhw->bij", f, f) / (4 * 9))
+    torch.testing.assert_close(
+        losses.gram_matrix(f, gram="mean"), torch.einsum("bihw,bjhw->bij", f, f) / (4 * 9)
+    )
     with pytest.raises(ValueError, match="gram"):
         losses.gram_matrix(f, gram="tutorial")
 
@@ -105,8 +106,9 @@ def test_gradcheck_all_losses():
 def test_batched_losses_with_per_element_weights_equal_single_runs():
     g = torch.Generator().manual_seed(3)
     feats = {"a": torch.randn(3, 4, 3, 3, generator=g), "b": torch.randn(3, 6, 2, 2, generator=g)}
-    grams = {k: losses.gram_matrix(torch.randn(1, *v.shape[1:], generator=g))
-             for k, v in feats.items()}
+    grams = {
+        k: losses.gram_matrix(torch.randn(1, *v.shape[1:], generator=g)) for k, v in feats.items()
+    }
     targets = {k: torch.randn(1, *v.shape[1:], generator=g) for k, v in feats.items()}
     wa, wb = torch.tensor([1.0, 0.0, 0.5]), torch.tensor([0.0, 1.0, 0.5])
     style = losses.style_loss(feats, grams, {"a": wa, "b": wb})
@@ -127,23 +129,30 @@ def test_per_element_targets_and_shared_targets_agree():
     f = torch.randn(2, 3, 4, 4)
     p = torch.randn(1, 3, 4, 4)
     a = losses.gram_matrix(torch.randn(1, 3, 4, 4))
-    torch.testing.assert_close(losses.content_layer_loss(f, p),
-                               losses.content_layer_loss(f, p.expand(2, -1, -1, -1)))
-    torch.testing.assert_close(losses.style_layer_loss(f, a),
-                               losses.style_layer_loss(f, a.expand(2, -1, -1)))
+    torch.testing.assert_close(
+        losses.content_layer_loss(f, p), losses.content_layer_loss(f, p.expand(2, -1, -1, -1))
+    )
+    torch.testing.assert_close(
+        losses.style_layer_loss(f, a), losses.style_layer_loss(f, a.expand(2, -1, -1))
+    )
 
 
 def test_weighted_sum_only_counts_weighted_layers():
     per_layer = {"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([10.0, 20.0])}
-    torch.testing.assert_close(losses.weighted_sum(per_layer, {"b": 0.5}),
-                               torch.tensor([5.0, 10.0]))
+    torch.testing.assert_close(
+        losses.weighted_sum(per_layer, {"b": 0.5}), torch.tensor([5.0, 10.0])
+    )
     torch.testing.assert_close(losses.weighted_sum(per_layer, {}), torch.zeros(2))
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    b=st.integers(1, 2), n=st.integers(1, 5), h=st.integers(1, 4), w=st.integers(1, 4),
-    seed=st.integers(0, 2**16), scale=st.floats(1e-3, 1e3),
+    b=st.integers(1, 2),
+    n=st.integers(1, 5),
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    scale=st.floats(1e-3, 1e3),
 )
 def test_gram_symmetric_psd_and_losses_zero_for_identical_inputs(b, n, h, w, seed, scale):
     gen = torch.Generator().manual_seed(seed)

@@ -36,7 +36,9 @@ v4 = nbformat.v4
 def _notebook(*cells) -> nbformat.NotebookNode:
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python"
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
     }
     nb.cells = list(cells)
     return nb
@@ -131,7 +133,11 @@ def series(tmp_path_factory):
         else:
             os.environ["HELPERS_OUTPUTS"] = old
     return {
-        "root": root, "notebooks": nbs, "configs": configs, "out": out, "results": results,
+        "root": root,
+        "notebooks": nbs,
+        "configs": configs,
+        "out": out,
+        "results": results,
         "index": index,
     }
 
@@ -363,17 +369,28 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     env = {**os.environ, "HELPERS_OUTPUTS": str(out)}
     cmd = [
-        sys.executable, "-m", "helpers", "report", "--notebooks", str(series["notebooks"]),
-        "--configs", str(series["configs"]), "--only", "02",
+        sys.executable,
+        "-m",
+        "helpers",
+        "report",
+        "--notebooks",
+        str(series["notebooks"]),
+        "--configs",
+        str(series["configs"]),
+        "--only",
+        "02",
     ]
     for sig in (signal.SIGTERM, signal.SIGINT):
         fifo = tmp_path / f"ready-{sig.name}"
         os.mkfifo(fifo)  # the notebook writes its kernel's pid here once it runs
         ready = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         proc = subprocess.Popen(
-            [*cmd, "--profile", "smoke"], cwd=tmp_path,
+            [*cmd, "--profile", "smoke"],
+            cwd=tmp_path,
             env={**env, "HELPERS_TEST_READY": str(fifo)},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             assert _wait_readable(ready, proc, 240), "the notebook never started"
@@ -400,7 +417,11 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
         assert after == before
 
     done = subprocess.run(
-        [*cmd, "--profile", "quick"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [*cmd, "--profile", "quick"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr

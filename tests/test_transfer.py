@@ -76,8 +76,13 @@ def test_batched_lbfgs_matches_scipy_on_rosenbrock_and_elements_are_independent(
 
     batched, _ = run(starts)
     for i, start in enumerate(starts):
-        ref = scipy.optimize.minimize(lambda v: _rosen(torch.tensor(v)[None]).item(), start.numpy(),
-                                      method="L-BFGS-B", jac=lambda v: _rosen_grad(v), tol=1e-14)
+        ref = scipy.optimize.minimize(
+            lambda v: _rosen(torch.tensor(v)[None]).item(),
+            start.numpy(),
+            method="L-BFGS-B",
+            jac=lambda v: _rosen_grad(v),
+            tol=1e-14,
+        )
         np.testing.assert_allclose(batched[i].numpy(), ref.x, atol=1e-5)
         alone, used = run(start[None])
         # same trajectory alone and in a batch: the per-element states do not couple
@@ -113,8 +118,10 @@ def test_steps_count_forward_backward_passes(fast, images, monkeypatch, optimize
     assert calls["grad"] == res.evaluations == 9
     assert res.history.evaluations.tolist() == [1, 4, 8, 9]
     assert res.history.total.shape == (4, 1)
-    assert set(res.history.layers) == {f"content:{vgg.CONTENT_LAYER_PAPER}",
-                                       *(f"style:{n}" for n in vgg.STYLE_LAYERS)}
+    assert set(res.history.layers) == {
+        f"content:{vgg.CONTENT_LAYER_PAPER}",
+        *(f"style:{n}" for n in vgg.STYLE_LAYERS),
+    }
     assert res.history.seconds[-1, 0] >= res.history.seconds[0, 0] >= 0
 
 
@@ -124,8 +131,13 @@ def test_batched_configs_equal_individual_runs(fast, images, optimizer):
     objs = [
         nst.Objective.from_ratio(1e-2, style_layers=[1, 0, 0, 0, 0]),
         nst.Objective.from_ratio(1e-4, style_layers=[0.2] * 5),
-        nst.Objective(alpha=1.0, beta=1.0, content_layers="conv2_1", style_layers="conv1_1,conv2_1",
-                      tv_weight=0.1),
+        nst.Objective(
+            alpha=1.0,
+            beta=1.0,
+            content_layers="conv2_1",
+            style_layers="conv1_1,conv2_1",
+            tv_weight=0.1,
+        ),
     ]
     opts = dict(content=content, style=style, steps=8, optimizer=optimizer, lr=0.02, **fast)
     batched = nst.optimize(objs, **opts)
@@ -156,20 +168,27 @@ def test_losses_decrease_and_history_matches_final(fast, random_weights, images)
         from helpers.images import resize
 
         s = net(torch.from_numpy(resize(style, (32, 32)).transpose(2, 0, 1).copy())[None])
-    expected_style = sum(0.2 * losses.style_layer_loss(f[n], losses.gram_matrix(s[n]))
-                         for n in vgg.STYLE_LAYERS)
+    expected_style = sum(
+        0.2 * losses.style_layer_loss(f[n], losses.gram_matrix(s[n])) for n in vgg.STYLE_LAYERS
+    )
     expected_content = losses.content_layer_loss(f[vgg.CONTENT_LAYER_PAPER], p)
     np.testing.assert_allclose(res.losses["style"][0], expected_style.item(), rtol=1e-3)
     np.testing.assert_allclose(res.losses["content"][0], expected_content.item(), rtol=1e-3)
-    np.testing.assert_allclose(res.losses["total"][0],
-                               1e-2 * expected_content.item() + expected_style.item(), rtol=1e-3)
+    np.testing.assert_allclose(
+        res.losses["total"][0], 1e-2 * expected_content.item() + expected_style.item(), rtol=1e-3
+    )
 
 
 def test_grid_labels_seeds_and_csv(fast, images, tmp_path):
     content, style = images
-    res = nst.alpha_beta_grid(content, style, ratios=[1e-2, 1e-6],
-                              style_layer_sets=[[1, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0]], steps=3,
-                              **fast)
+    res = nst.alpha_beta_grid(
+        content,
+        style,
+        ratios=[1e-2, 1e-6],
+        style_layer_sets=[[1, 0, 0, 0, 0], [0.5, 0.5, 0, 0, 0]],
+        steps=3,
+        **fast,
+    )
     assert res.rows == ["[1, 0, 0, 0, 0]", "[.5, .5, 0, 0, 0]"]
     assert res.cols == ["α/β = 1e-02", "α/β = 1e-06"]
     assert [len(r) for r in res.grid()] == [2, 2]
@@ -272,8 +291,9 @@ def test_bad_settings_are_clear_user_errors(fast, images, kwargs, message):
 
 def test_layer_weights_are_normalised_to_sum_to_one():
     assert nst.layer_weights({"conv1_1": 1, "conv2_1": 3}) == {"conv1_1": 0.25, "conv2_1": 0.75}
-    assert nst.layer_weights("conv1_1:2,conv3_1") == pytest.approx({"conv1_1": 2 / 3,
-                                                                    "conv3_1": 1 / 3})
+    assert nst.layer_weights("conv1_1:2,conv3_1") == pytest.approx(
+        {"conv1_1": 2 / 3, "conv3_1": 1 / 3}
+    )
     assert nst.layer_weights([0.5, 0.5, 0, 0, 0]) == {"relu1_1": 0.5, "relu2_1": 0.5}
     assert nst.layer_weights(["relu1_1", "relu2_1"]) == {"relu1_1": 0.5, "relu2_1": 0.5}
     with pytest.raises(UserError, match="listed twice"):
@@ -289,8 +309,9 @@ def test_real_texture_synthesis_and_content_reconstruction_make_progress():
     from helpers.assets import asset_path
 
     style = asset_path("nst/style/starry_night.jpg")
-    tex = nst.reconstruct_style(style, [[0.5, 0.5, 0, 0, 0]], size="32x32", steps=40,
-                                progress=False)
+    tex = nst.reconstruct_style(
+        style, [[0.5, 0.5, 0, 0, 0]], size="32x32", steps=40, progress=False
+    )
     assert tex.losses["style"][0] < 0.05 * tex.history.style[0, 0]
     content = asset_path("nst/content/tubingen.jpg")
     rec = nst.reconstruct_content(content, "conv1_1", size=32, steps=60, progress=False)
@@ -319,14 +340,17 @@ def test_text_helpers_and_figures(fast, images):
     from helpers import figures
 
     content, style = images
-    grid = nst.alpha_beta_grid(content, style, ratios=[1e-2, 1e-4],
-                               style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, **fast)
+    grid = nst.alpha_beta_grid(
+        content, style, ratios=[1e-2, 1e-4], style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, **fast
+    )
     text = grid.table_text()
     assert len(text.splitlines()) == 3 and "1e-02" in text and "1e-04" in text
     layers = nst.layer_losses_text(grid, element=0)
     assert "style:relu1_1" in layers and " 1.00 " in layers
-    runs = {"a": nst.stylize(content, style, steps=3, **fast),
-            "b": nst.stylize(content, style, steps=3, init="noise", **fast)}
+    runs = {
+        "a": nst.stylize(content, style, steps=3, **fast),
+        "b": nst.stylize(content, style, steps=3, init="noise", **fast),
+    }
     table = nst.comparison(runs)
     assert table.splitlines()[1].startswith("a ") and table.splitlines()[2].startswith("b ")
     fig = figures.transfer_grid(grid, row_inputs=[content], col_inputs=[style, style], corner=None)

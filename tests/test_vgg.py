@@ -43,8 +43,9 @@ def _random_state():
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 def test_feature_dict_keys_shapes_and_truncation(pooling):
-    model = vgg.VGGFeatures(["conv1_1", "relu2_1", "pool3", "conv4_2"], pooling=pooling,
-                            state_dict=_random_state())
+    model = vgg.VGGFeatures(
+        ["conv1_1", "relu2_1", "pool3", "conv4_2"], pooling=pooling, state_dict=_random_state()
+    )
     x = torch.rand(2, 3, 64, 48)
     out = model(x)
     assert list(out) == ["conv1_1", "relu2_1", "pool3", "conv4_2"]
@@ -64,8 +65,9 @@ def test_features_match_plain_sequential_run():
     state = _random_state()
     model = vgg.VGGFeatures(["relu3_1"], pooling="max", state_dict=state)
     ref = torchvision.models.vgg19(weights=None).features[: vgg.LAYER_INDEX["relu3_1"] + 1]
-    ref.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
-                         if int(k.split(".")[1]) <= 11})
+    ref.load_state_dict(
+        {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= 11}
+    )
     x = torch.rand(1, 3, 40, 40)
     bgr = x[:, [2, 1, 0]] * 255 - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
     torch.testing.assert_close(model(x)["relu3_1"], ref.eval()(bgr))
@@ -89,8 +91,9 @@ def test_torchvision_normalisation_by_hand():
 
 def test_wrong_weights_file_says_how_to_refetch(tmp_path):
     bad = tmp_path / "bad.pth"
-    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)},
-               bad)
+    torch.save(
+        {"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, bad
+    )
     with pytest.raises(UserError, match="checksum mismatch.*python -m helpers weights"):
         vgg.load_caffe_state_dict(bad)
     garbage = tmp_path / "garbage.pth"
@@ -114,8 +117,12 @@ def test_real_conv1_1_matches_direct_conv2d(caffe_state):
     pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].double()
     mean = torch.tensor(vgg.CAFFE_MEAN_BGR, dtype=torch.float64).view(1, 3, 1, 1)
     bgr = pixels[:, [2, 1, 0]] * 255.0 - mean
-    direct = F.conv2d(bgr, caffe_state["features.0.weight"].double(),
-                      caffe_state["features.0.bias"].double(), padding=1)
+    direct = F.conv2d(
+        bgr,
+        caffe_state["features.0.weight"].double(),
+        caffe_state["features.0.bias"].double(),
+        padding=1,
+    )
     torch.testing.assert_close(ours.double(), direct, rtol=1e-4, atol=1e-3)
     assert ours.abs().mean() > 1.0  # a real response, not zeros
 
@@ -163,7 +170,9 @@ def _cross_correlate(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray) ->
             for x in range(w):
                 out[o, y, x] = bias[o] + sum(
                     kernel[dy, dx, i, o] * padded[i, y + dy, x + dx]
-                    for dy in range(3) for dx in range(3) for i in range(c)
+                    for dy in range(3)
+                    for dx in range(3)
+                    for i in range(c)
                 )
     return out
 

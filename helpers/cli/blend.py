@@ -36,19 +36,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="source image (its alpha channel is the mask when MASK is omitted)",
     )
     p.add_argument("target", metavar="TARGET", help="target image")
-    p.add_argument("mask", metavar="MASK", nargs="?", default=None,
-                   help="mask image, same size as SOURCE; white (> 0.5) = blend region")
+    p.add_argument(
+        "mask",
+        metavar="MASK",
+        nargs="?",
+        default=None,
+        help="mask image, same size as SOURCE; white (> 0.5) = blend region",
+    )
     p.add_argument(
         "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
     )
-    p.add_argument("--mode", default="poisson",
-                   choices=("poisson", "mixed", "monochrome", "flatten", "illumination", "color"),
-                   help="guidance field (default poisson); monochrome: the source's luminance "
-                   "gradients only; flatten / illumination / color edit one image in place: "
-                   "give IMAGE MASK instead of SOURCE TARGET [MASK]")
-    p.add_argument("--offset", nargs=2, type=int, metavar=("DY", "DX"), default=(0, 0),
-                   help="place source pixel (i, j) at target pixel (i + DY, j + DX) (default 0 0; "
-                   "SOURCE and TARGET must then have the same size)")
+    p.add_argument(
+        "--mode",
+        default="poisson",
+        choices=("poisson", "mixed", "monochrome", "flatten", "illumination", "color"),
+        help="guidance field (default poisson); monochrome: the source's luminance "
+        "gradients only; flatten / illumination / color edit one image in place: "
+        "give IMAGE MASK instead of SOURCE TARGET [MASK]",
+    )
+    p.add_argument(
+        "--offset",
+        nargs=2,
+        type=int,
+        metavar=("DY", "DX"),
+        default=(0, 0),
+        help="place source pixel (i, j) at target pixel (i + DY, j + DX) (default 0 0; "
+        "SOURCE and TARGET must then have the same size)",
+    )
     from .edit import add_edit_options
 
     add_edit_options(p)
@@ -105,8 +119,10 @@ def run_blend(args: argparse.Namespace) -> int:
     if args.mask is not None:
         mask, zero_one = mask_levels(load_image(args.mask, mode="L"))
         if zero_one:  # saved from NumPy as 0/1: blends like the same mask saved as 0/255
-            print(f"note: mask {args.mask} holds only 0 and 1; read as a 0/1 mask (1 = blend)",
-                  file=sys.stderr)
+            print(
+                f"note: mask {args.mask} holds only 0 and 1; read as a 0/1 mask (1 = blend)",
+                file=sys.stderr,
+            )
         if mask.shape != source.shape[:2]:
             raise UserError(
                 f"mask {args.mask} is {mask.shape[0]}x{mask.shape[1]} but source {args.source} is "

@@ -66,56 +66,72 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--profile", default="auto", choices=["auto", "smoke", "quick", "full"],
+        "--profile",
+        default="auto",
+        choices=["auto", "smoke", "quick", "full"],
         help="parameter profile (default: auto)",
     )
     p.add_argument(
-        "--only", metavar="NN,NN",
+        "--only",
+        metavar="NN,NN",
         help="run only these notebooks (numbers or stems, comma-separated); the report keeps "
         "the others' last run under the same profile",
     )
     p.add_argument(
-        "--timeout", type=float, metavar="SECONDS",
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
         help="time limit per notebook (default: smoke 300, quick 1800, full 3600)",
     )
     p.add_argument(
-        "--check", metavar="REFERENCE_DIR",
+        "--check",
+        metavar="REFERENCE_DIR",
         help="compare metrics.json and result images with REFERENCE_DIR/<notebook>.json",
     )
     p.add_argument(
-        "--record", metavar="REFERENCE_DIR",
+        "--record",
+        metavar="REFERENCE_DIR",
         help="after a run in which every notebook passed, write REFERENCE_DIR/<notebook>.json",
     )
     p.add_argument(
-        "--no-run", action="store_true",
+        "--no-run",
+        action="store_true",
         help="do not execute or render: only --check/--record the outputs already there",
     )
     p.add_argument(
         "--no-render", action="store_true", help="execute but do not render the HTML report"
     )
     p.add_argument(
-        "--render-only", action="store_true",
+        "--render-only",
+        action="store_true",
         help="only re-render outputs/report/ from the last run's executed notebooks",
     )
     p.add_argument(
-        "--prepare", metavar="DIR",
+        "--prepare",
+        metavar="DIR",
         help="only write parameterised (unexecuted) copies into DIR, for pytest --nbval-lax",
     )
     p.add_argument(
-        "--notebooks", metavar="DIR",
+        "--notebooks",
+        metavar="DIR",
         help="notebook folder (default: notebooks/, or $HELPERS_NOTEBOOKS)",
     )
     p.add_argument(
-        "--configs", metavar="DIR",
+        "--configs",
+        metavar="DIR",
         help="profile folder holding <profile>/<stem>.yaml (default: configs/, or "
         "$HELPERS_CONFIGS)",
     )
     p.add_argument(
-        "-v", "--verbose", action="store_true",
+        "-v",
+        "--verbose",
+        action="store_true",
         help="show every compared value, not only the drifted ones",
     )
     p.add_argument(
-        "-y", "--yes", action="store_true",
+        "-y",
+        "--yes",
+        action="store_true",
         help="start a run estimated at over an hour on a CPU without asking (needed without "
         "a terminal)",
     )
@@ -272,12 +288,17 @@ def _estimate(
         guess = estimate.format_seconds(estimates[counted.notebook])
         note = "" if counted.modelled else " (kernel and figures only: workload not modelled)"
         print(f"  estimate {counted.notebook}: {guess}{note}")
-    quick = "" if profile in ("smoke", "quick") else (
-        "; for recognisable results in minutes use `python -m helpers report --profile quick`"
+    quick = (
+        ""
+        if profile in ("smoke", "quick")
+        else (
+            "; for recognisable results in minutes use `python -m helpers report --profile quick`"
+        )
     )
     print(
         f"estimated {estimate.format_seconds(total)} for {len(notebooks)} notebooks, profile "
-        f"{profile}, on {speed.device}{quick}", flush=True,
+        f"{profile}, on {speed.device}{quick}",
+        flush=True,
     )
     if total <= estimate.LONG_RUN_SECONDS or not speed.device.startswith("cpu") or args.yes:
         return estimates
@@ -297,8 +318,12 @@ _QUICK_HINT = "use `python -m helpers report --profile quick` (minutes on a CPU)
 
 
 def _run_and_render(
-    args: argparse.Namespace, notebooks: list[Path], profile: str, notebooks_dir: Path,
-    configs: Path, estimates: dict[str, float] | None = None,
+    args: argparse.Namespace,
+    notebooks: list[Path],
+    profile: str,
+    notebooks_dir: Path,
+    configs: Path,
+    estimates: dict[str, float] | None = None,
 ) -> list:
     """Run the notebooks, printing progress, then render the report (unless --no-render)."""
     from .. import report

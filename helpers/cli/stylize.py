@@ -36,54 +36,114 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"chosen --recipe ({RECIPE_HELP}); any option given explicitly overrides it.",
     )
     p.add_argument("content", metavar="CONTENT", help="content image file")
-    p.add_argument("style", metavar="STYLE", nargs="+",
-                   help="style image file; several are blended into one output (--style-blend, "
-                   "default equal weights) or placed by --style-mask")
-    p.add_argument("-o", "--output", metavar="OUT", required=True,
-                   help="output image (.png, .jpg, ...)")
-    p.add_argument("--recipe", choices=("gatys", "berkeley", "cmu"), default=DEFAULT_RECIPE,
-                   help=f"named settings (default {DEFAULT_RECIPE}): {RECIPE_HELP}")
-    p.add_argument("--size", default=None, metavar="N|WxH",
-                   help="output size: N = longer side in pixels (aspect kept) or WxH exact "
-                   "(default: the recipe's)")
-    p.add_argument("--style-size", default=None, metavar="N|WxH",
-                   help="style image size (default: resized to the output size)")
-    p.add_argument("--steps", type=_steps, default=None, metavar="N|N1,N2,...",
-                   help="function evaluations (default: the recipe's); with --scales one value "
-                   "for every scale or one per scale")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default=None,
-                   help="default: the recipe's")
-    p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate in [0, 1] pixel units (default: the recipe's; "
-                   "berkeley 0.2, otherwise the project's 0.045)")
-    p.add_argument("--init", default=None, metavar="content|noise|style|FILE",
-                   help="starting image (default: the recipe's)")
+    p.add_argument(
+        "style",
+        metavar="STYLE",
+        nargs="+",
+        help="style image file; several are blended into one output (--style-blend, "
+        "default equal weights) or placed by --style-mask",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
+    )
+    p.add_argument(
+        "--recipe",
+        choices=("gatys", "berkeley", "cmu"),
+        default=DEFAULT_RECIPE,
+        help=f"named settings (default {DEFAULT_RECIPE}): {RECIPE_HELP}",
+    )
+    p.add_argument(
+        "--size",
+        default=None,
+        metavar="N|WxH",
+        help="output size: N = longer side in pixels (aspect kept) or WxH exact "
+        "(default: the recipe's)",
+    )
+    p.add_argument(
+        "--style-size",
+        default=None,
+        metavar="N|WxH",
+        help="style image size (default: resized to the output size)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_steps,
+        default=None,
+        metavar="N|N1,N2,...",
+        help="function evaluations (default: the recipe's); with --scales one value "
+        "for every scale or one per scale",
+    )
+    p.add_argument(
+        "--optimizer", choices=("lbfgs", "adam"), default=None, help="default: the recipe's"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate in [0, 1] pixel units (default: the recipe's; "
+        "berkeley 0.2, otherwise the project's 0.045)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="content|noise|style|FILE",
+        help="starting image (default: the recipe's)",
+    )
     p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
     p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
-    p.add_argument("--ratio", type=float, default=None,
-                   help="alpha/beta at this size; not with --alpha/--beta (default: the recipe's "
-                   "size-free value, carried to the output size as in notebook 03)")
-    p.add_argument("--ratio-512", type=float, default=None, dest="ratio_512",
-                   help="size-free alpha/beta: its value at 512x512, carried to any size")
-    p.add_argument("--content-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default: the recipe's, "
-                   "gatys relu4_2); weights are normalised to sum to 1")
-    p.add_argument("--style-layers", default=None, metavar="LAYERS",
-                   help="comma-separated names, optionally name:weight (default: the recipe's, "
-                   "gatys relu1_1,…,relu5_1, equal weights)")
-    p.add_argument("--tv-weight", type=float, default=0.0,
-                   help="total-variation weight (default 0)")
-    p.add_argument("--pooling", choices=("avg", "max"), default=None,
-                   help="default: the recipe's (gatys avg, the paper's choice)")
+    p.add_argument(
+        "--ratio",
+        type=float,
+        default=None,
+        help="alpha/beta at this size; not with --alpha/--beta (default: the recipe's "
+        "size-free value, carried to the output size as in notebook 03)",
+    )
+    p.add_argument(
+        "--ratio-512",
+        type=float,
+        default=None,
+        dest="ratio_512",
+        help="size-free alpha/beta: its value at 512x512, carried to any size",
+    )
+    p.add_argument(
+        "--content-layers",
+        default=None,
+        metavar="LAYERS",
+        help="comma-separated names, optionally name:weight (default: the recipe's, "
+        "gatys relu4_2); weights are normalised to sum to 1",
+    )
+    p.add_argument(
+        "--style-layers",
+        default=None,
+        metavar="LAYERS",
+        help="comma-separated names, optionally name:weight (default: the recipe's, "
+        "gatys relu1_1,…,relu5_1, equal weights)",
+    )
+    p.add_argument(
+        "--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)"
+    )
+    p.add_argument(
+        "--pooling",
+        choices=("avg", "max"),
+        default=None,
+        help="default: the recipe's (gatys avg, the paper's choice)",
+    )
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    p.add_argument("--weights", default=None, metavar="FILE|random",
-                   help="VGG-19 weights file (.h5 or converted .pth), or `random` for "
-                   "deterministic random weights (tests, demos; no download); default the "
-                   "cached Caffe weights")
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE|random",
+        help="VGG-19 weights file (.h5 or converted .pth), or `random` for "
+        "deterministic random weights (tests, demos; no download); default the "
+        "cached Caffe weights",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--save-on-interrupt", action="store_true",
-                   help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png")
+    p.add_argument(
+        "--save-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png",
+    )
     _register_controls(p)
     p.set_defaults(func=run_stylize)
 
@@ -95,29 +155,51 @@ def _steps(text: str) -> int | list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"invalid int value: {text!r}; give a whole number of evaluations, or one per scale "
-            "(e.g. 200,100)") from None
+            "(e.g. 200,100)"
+        ) from None
     return values[0] if len(values) == 1 else values
 
 
 def _register_controls(p: argparse.ArgumentParser) -> None:
     """The Gatys et al. 2017 controls (:mod:`helpers.nst.controls`)."""
     g = p.add_argument_group("controls (Gatys et al. 2017)")
-    g.add_argument("--preserve-colors", choices=("luminance", "histogram"), default=None,
-                   help="keep the content's colours: luminance = transfer the luma only and take "
-                   "the content's chroma; histogram = match the style's colour mean and "
-                   "covariance to the content's first")
-    g.add_argument("--histogram-method", choices=("eigen", "cholesky"), default="eigen",
-                   help="the linear colour map of --preserve-colors histogram: eigen = the "
-                   "image-analogies variant (default) or cholesky")
-    g.add_argument("--style-blend", default=None, metavar="W1,W2,...",
-                   help="one weight per STYLE (normalised to sum to 1): the style loss is "
-                   "sum_s w_s E(style_s) for one output")
-    g.add_argument("--style-mask", action="append", default=None, metavar="MASK",
-                   help="one per STYLE, in order: white where that style applies; together the "
-                   "masks must cover the image (resized to the output size, with a note)")
-    g.add_argument("--scales", default=None, metavar="N1,N2,...",
-                   help="coarse to fine: increasing output sizes (longer side), each scale "
-                   "starting from the previous result upsampled; replaces --size")
+    g.add_argument(
+        "--preserve-colors",
+        choices=("luminance", "histogram"),
+        default=None,
+        help="keep the content's colours: luminance = transfer the luma only and take "
+        "the content's chroma; histogram = match the style's colour mean and "
+        "covariance to the content's first",
+    )
+    g.add_argument(
+        "--histogram-method",
+        choices=("eigen", "cholesky"),
+        default="eigen",
+        help="the linear colour map of --preserve-colors histogram: eigen = the "
+        "image-analogies variant (default) or cholesky",
+    )
+    g.add_argument(
+        "--style-blend",
+        default=None,
+        metavar="W1,W2,...",
+        help="one weight per STYLE (normalised to sum to 1): the style loss is "
+        "sum_s w_s E(style_s) for one output",
+    )
+    g.add_argument(
+        "--style-mask",
+        action="append",
+        default=None,
+        metavar="MASK",
+        help="one per STYLE, in order: white where that style applies; together the "
+        "masks must cover the image (resized to the output size, with a note)",
+    )
+    g.add_argument(
+        "--scales",
+        default=None,
+        metavar="N1,N2,...",
+        help="coarse to fine: increasing output sizes (longer side), each scale "
+        "starting from the previous result upsampled; replaces --size",
+    )
 
 
 def interrupted_path(output: Path) -> Path:
@@ -138,20 +220,24 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
         )
     check_writable(output)
     for name in (args.content, *args.style, *(args.style_mask or [])):
-        if (Path(name).exists() and output.exists()
-                and output.resolve() == Path(name).resolve()):
+        if Path(name).exists() and output.exists() and output.resolve() == Path(name).resolve():
             raise UserError(f"output {output} is an input image; choose another -o path")
     if args.save_on_interrupt:
         check_writable(interrupted_path(output))
-    if args.steps is not None and min([args.steps] if isinstance(args.steps, int)
-                                      else args.steps) <= 0:
+    if (
+        args.steps is not None
+        and min([args.steps] if isinstance(args.steps, int) else args.steps) <= 0
+    ):
         raise UserError(
             f"--steps must be a positive number of function evaluations, got {args.steps}"
         )
     parse_size(args.size)
     parse_size(args.style_size)
-    given = [args.ratio is not None, args.alpha is not None or args.beta is not None,
-             args.ratio_512 is not None]
+    given = [
+        args.ratio is not None,
+        args.alpha is not None or args.beta is not None,
+        args.ratio_512 is not None,
+    ]
     if sum(given) > 1:
         raise UserError("give either --ratio or --alpha/--beta or --ratio-512, only one")
     recipe = nst.get_recipe(args.recipe)
@@ -180,17 +266,30 @@ def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict)
     if init is not None and init not in nst.INITS:
         init = load_image(init)
     explicit = dict(
-        size=args.size, style_size=args.style_size, steps=args.steps, optimizer=args.optimizer,
-        init=init, content_layers=content_layers, style_layers=style_layers,
-        pooling=args.pooling, weights=args.weights, lr=args.lr, ratio=args.ratio,
+        size=args.size,
+        style_size=args.style_size,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        init=init,
+        content_layers=content_layers,
+        style_layers=style_layers,
+        pooling=args.pooling,
+        weights=args.weights,
+        lr=args.lr,
+        ratio=args.ratio,
         size_free_ratio=args.ratio_512,
     )
     if args.alpha is not None or args.beta is not None:
         explicit["alpha"] = 1.0 if args.alpha is None else args.alpha
         explicit["beta"] = 1.0 if args.beta is None else args.beta
     options = nst.get_recipe(args.recipe).options(**explicit)
-    options.update(tv_weight=args.tv_weight, seed=args.seed, device=args.device,
-                   progress=not args.no_progress, desc="stylize")
+    options.update(
+        tv_weight=args.tv_weight,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+        desc="stylize",
+    )
     return options
 
 
@@ -217,8 +316,10 @@ def _controls(args: argparse.Namespace, content) -> dict:
     if args.style_blend is not None:
         weights = _floats(args.style_blend, "--style-blend", "3,1")
         if len(weights) != n:
-            raise UserError(f"--style-blend has {len(weights)} weight(s) for {n} STYLE image(s); "
-                            "give one weight per style image")
+            raise UserError(
+                f"--style-blend has {len(weights)} weight(s) for {n} STYLE image(s); "
+                "give one weight per style image"
+            )
         out["blend"] = nst.controls.blend_weights(weights, n)
     if args.scales is not None:
         values = _floats(args.scales, "--scales", "256,512")
@@ -233,11 +334,13 @@ def _controls(args: argparse.Namespace, content) -> dict:
     elif isinstance(args.steps, list):
         raise UserError("--steps has several values but there is no --scales; give one value")
     if args.style_mask is not None:
-        final = out["scales"][-1] if "scales" in out else (
-            args.size or nst.get_recipe(args.recipe).size)
+        final = (
+            out["scales"][-1]
+            if "scales" in out
+            else (args.size or nst.get_recipe(args.recipe).size)
+        )
         shape = target_shape(content.shape[:2], final)
-        masks, notes = nst.controls.prepare_masks(args.style_mask, n, shape,
-                                                  names=args.style_mask)
+        masks, notes = nst.controls.prepare_masks(args.style_mask, n, shape, names=args.style_mask)
         for note in notes:
             print(note)
         out["masks"] = masks
@@ -251,14 +354,18 @@ def _report_interrupt(stop, args: argparse.Namespace, output: Path) -> int:
     from ..images import save_image
 
     partial = stop.partial
-    done = (f"after {partial.evaluations} evaluations" if partial is not None
-            else "before the first evaluation")
+    done = (
+        f"after {partial.evaluations} evaluations"
+        if partial is not None
+        else "before the first evaluation"
+    )
     if args.save_on_interrupt and partial is not None:
         path = save_image(interrupted_path(output), partial.image)
         print(f"interrupted {done}; latest image saved to {path}", file=sys.stderr)
     else:
-        hint = ("" if args.save_on_interrupt
-                else " (use --save-on-interrupt to keep the latest image)")
+        hint = (
+            "" if args.save_on_interrupt else " (use --save-on-interrupt to keep the latest image)"
+        )
         print(f"interrupted {done}; nothing written{hint}", file=sys.stderr)
     return 130
 

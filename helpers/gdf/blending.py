@@ -234,9 +234,13 @@ def blend(
     channels = 1 if tgt.ndim == 2 else tgt.shape[2]
 
     def _finish(residual: np.ndarray, iterations: int) -> BlendResult:
-        image = out if tgt_alpha is None else np.concatenate(
-            [out if out.ndim == 3 else out[..., None], tgt_alpha[..., None].astype(np.float64)],
-            axis=2,
+        image = (
+            out
+            if tgt_alpha is None
+            else np.concatenate(
+                [out if out.ndim == 3 else out[..., None], tgt_alpha[..., None].astype(np.float64)],
+                axis=2,
+            )
         )
         seconds = time.perf_counter() - t0
         return BlendResult(

@@ -108,7 +108,7 @@ class CoarseSpace:
         h0, h1, h2 = hsum[..., 0], hsum[..., 1], hsum[..., 2]
         v0, v1, v2 = vsum[..., 0], vsum[..., 1], vsum[..., 2]
         # x-pairs: x pattern [[1, -1], [-1, 1]] on (J, J+1), y pattern from the hats in y
-        for (ys_, h) in ((lo_y, h0), (hi_y, h2)):
+        for ys_, h in ((lo_y, h0), (hi_y, h2)):
             cen[ys_, lo_x] += h
             cen[ys_, hi_x] += h
             east[ys_, lo_x] -= h
@@ -117,7 +117,7 @@ class CoarseSpace:
         se[lo_y, lo_x] -= h1
         sw[lo_y, hi_x] -= h1
         # y-pairs: y pattern [[1, -1], [-1, 1]] on (I, I+1), x pattern from the hats in x
-        for (xs_, v) in ((lo_x, v0), (hi_x, v2)):
+        for xs_, v in ((lo_x, v0), (hi_x, v2)):
             cen[lo_y, xs_] += v
             cen[hi_y, xs_] += v
             south[lo_y, xs_] -= v
@@ -172,7 +172,7 @@ class CoarseSpace:
         index[self.active] = np.arange(self.n)
         index = index.reshape(my, mx)
         rows, cols, vals = [np.arange(self.n)], [np.arange(self.n)], [cen.ravel()[self.active]]
-        for (dy, dx, arr) in ((0, 1, east), (1, 0, south), (1, 1, se), (1, -1, sw)):
+        for dy, dx, arr in ((0, 1, east), (1, 0, south), (1, 1, se), (1, -1, sw)):
             j0, j1 = max(0, -dx), mx - max(0, dx)  # columns J with J + dx inside the lattice
             i0 = index[: my - dy, j0:j1]
             i1 = index[dy:, j0 + dx : j1 + dx]

@@ -138,7 +138,14 @@ def opencv_available() -> bool:
 
 
 COLUMNS = (
-    "mask", "source", "target", "naive paste", "Poisson", "mixed", "OpenCV normal", "OpenCV mixed"
+    "mask",
+    "source",
+    "target",
+    "naive paste",
+    "Poisson",
+    "mixed",
+    "OpenCV normal",
+    "OpenCV mixed",
 )
 """The panels of a comparison strip, left to right."""
 
@@ -165,9 +172,7 @@ class Comparison:
         """Both exact blends equal the target bit for bit outside the mask."""
         outside = ~self.images["mask"].astype(bool)
         target = self.images["target"].astype(np.float64)
-        return all(
-            np.array_equal(r.image[outside], target[outside]) for r in self.results.values()
-        )
+        return all(np.array_equal(r.image[outside], target[outside]) for r in self.results.values())
 
     def opencv_difference(self, column: str = "Poisson") -> float:
         """Mean |exact - OpenCV| inside the mask, in 8-bit levels (NaN without OpenCV)."""
@@ -259,8 +264,15 @@ def _table_row(c: Comparison) -> tuple[str, ...]:
         residual, ms = c.residuals[column], c.seconds[column] * 1e3
         return f"{residual:.1e} / {c.iterations[column]} / {ms:.0f}"
 
-    return (c.name, f"{w}x{h}", f"{c.unknowns:,}", solved("Poisson"), solved("mixed"),
-            cv_text, diff_text)
+    return (
+        c.name,
+        f"{w}x{h}",
+        f"{c.unknowns:,}",
+        solved("Poisson"),
+        solved("mixed"),
+        cv_text,
+        diff_text,
+    )
 
 
 def comparison_table(comparisons: list[Comparison]) -> str:

@@ -206,4 +206,3 @@ def toy_timing(image: np.ndarray, *, repeats: int = 20, naive: bool = True) -> T
         slow = toy_reconstruct_naive(image) if naive else None
     slow_seconds = slow.seconds if slow is not None else float("nan")
     return ToyTiming(fast, float(np.median(times)), slow, slow_seconds)
-

@@ -46,12 +46,18 @@ def _objective(spec: Mapping, label: str) -> Objective:
     kwargs = {k: spec[k] for k in ("content_layers", "style_layers", "tv_weight") if k in spec}
     if "ratio" in spec:
         return Objective.from_ratio(spec["ratio"], label=label, **kwargs)
-    return Objective(alpha=spec.get("alpha", DEFAULT_RATIO), beta=spec.get("beta", 1.0),
-                     label=label, **kwargs)
+    return Objective(
+        alpha=spec.get("alpha", DEFAULT_RATIO), beta=spec.get("beta", 1.0), label=label, **kwargs
+    )
 
 
-def run_grid(rows: Mapping[str, Mapping], cols: Mapping[str, Mapping], *,
-             base: Mapping | None = None, **options) -> TransferResult:
+def run_grid(
+    rows: Mapping[str, Mapping],
+    cols: Mapping[str, Mapping],
+    *,
+    base: Mapping | None = None,
+    **options,
+) -> TransferResult:
     """Run every (row, col) combination as one batch (row-major) and keep the labels.
 
     Each row and column is ``{key: value}`` with keys from :class:`Objective`
@@ -96,8 +102,10 @@ def _named(images) -> dict:
     if isinstance(images, Mapping):
         return dict(images)
     if isinstance(images, list | tuple):
-        return {Path(i).stem if isinstance(i, str | os.PathLike) else f"image {k}": i
-                for k, i in enumerate(images)}
+        return {
+            Path(i).stem if isinstance(i, str | os.PathLike) else f"image {k}": i
+            for k, i in enumerate(images)
+        }
     name = Path(images).stem if isinstance(images, str | os.PathLike) else "image"
     return {name: images}
 
@@ -127,10 +135,14 @@ Images = ImageLike | Sequence[ImageLike] | Mapping[str, ImageLike]
 """One image, a list of images (named by file stem) or ``{name: image}``."""
 
 
-def reconstruct_content(content: ImageLike,
-                        layers: LayerSpec | Sequence[LayerSpec] = vgg.CONTENT_LAYER_PAPER, *,
-                        seeds: int | Sequence[int] = 0, init: str | ImageLike = "noise",
-                        **options) -> TransferResult:
+def reconstruct_content(
+    content: ImageLike,
+    layers: LayerSpec | Sequence[LayerSpec] = vgg.CONTENT_LAYER_PAPER,
+    *,
+    seeds: int | Sequence[int] = 0,
+    init: str | ImageLike = "noise",
+    **options,
+) -> TransferResult:
     """Content reconstruction: match ``content``'s features at ``layers`` starting from noise.
 
     ``layers`` is one :data:`LayerSpec` or a list of them (the rows); ``seeds`` one or several
@@ -139,14 +151,19 @@ def reconstruct_content(content: ImageLike,
     specs = _spec_list(layers)
     rows = {spec_label(s): {"content_layers": s} for s in specs}
     cols = {f"seed {s}": {"seed": s} for s in _seeds(seeds)}
-    return run_grid(rows, cols, base={"alpha": 1.0, "beta": 0.0}, content=content, init=init,
-                    **options)
+    return run_grid(
+        rows, cols, base={"alpha": 1.0, "beta": 0.0}, content=content, init=init, **options
+    )
 
 
-def reconstruct_style(style: Images,
-                      layers: LayerSpec | Sequence[LayerSpec] = DEFAULT_STYLE_LAYERS, *,
-                      seeds: int | Sequence[int] = 0, init: str | ImageLike = "noise",
-                      **options) -> TransferResult:
+def reconstruct_style(
+    style: Images,
+    layers: LayerSpec | Sequence[LayerSpec] = DEFAULT_STYLE_LAYERS,
+    *,
+    seeds: int | Sequence[int] = 0,
+    init: str | ImageLike = "noise",
+    **options,
+) -> TransferResult:
     """Texture synthesis: match the Gram matrices of ``style`` at ``layers``, starting from noise.
 
     Rows are the layer specs; columns are the styles (``{name: image}`` or a list) × seeds.
@@ -175,19 +192,28 @@ def output_pixels(content: ImageLike, size=None) -> int:
     return int(h) * int(w)
 
 
-def carried_ratio(size_free: float, content: ImageLike, size=None, *,
-                  content_norm: str = "sum") -> float:
+def carried_ratio(
+    size_free: float, content: ImageLike, size=None, *, content_norm: str = "sum"
+) -> float:
     """alpha/beta for ``content`` at ``size`` from a size-free (512²) ratio, see
     :func:`helpers.nst.objective.ratio_at`."""
     return ratio_at(size_free, output_pixels(content, size), content_norm=content_norm)
 
 
-def stylize(content: ImageLike, style: Images, *, ratio: float | None = None,
-            alpha: float | None = None, beta: float | None = None,
-            size_free_ratio: float | None = None,
-            content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
-            style_layers: LayerSpec = DEFAULT_STYLE_LAYERS, tv_weight: float = 0.0,
-            init: str | ImageLike = "content", **options) -> TransferResult:
+def stylize(
+    content: ImageLike,
+    style: Images,
+    *,
+    ratio: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    size_free_ratio: float | None = None,
+    content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+    style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
+    tv_weight: float = 0.0,
+    init: str | ImageLike = "content",
+    **options,
+) -> TransferResult:
     """Neural style transfer of ``content`` with ``style`` (one style, or several as one batch).
 
     Give one of ``ratio`` (alpha/beta at this size; alpha = ratio, beta = 1), ``alpha`` and
@@ -202,14 +228,22 @@ def stylize(content: ImageLike, style: Images, *, ratio: float | None = None,
     if not any(given):
         size_free_ratio = DEFAULT_RATIO_512
     if size_free_ratio is not None:
-        ratio = carried_ratio(size_free_ratio, content, options.get("size"),
-                              content_norm=options.get("content_norm", "sum"))
+        ratio = carried_ratio(
+            size_free_ratio,
+            content,
+            options.get("size"),
+            content_norm=options.get("content_norm", "sum"),
+        )
     if ratio is not None:
         weights = {"ratio": ratio}
     else:
         weights = {"alpha": 1.0 if alpha is None else alpha, "beta": 1.0 if beta is None else beta}
-    base = {"content_layers": content_layers, "style_layers": style_layers,
-            "tv_weight": tv_weight, **weights}
+    base = {
+        "content_layers": content_layers,
+        "style_layers": style_layers,
+        "tv_weight": tv_weight,
+        **weights,
+    }
     styles = _named(style)
     if len(styles) == 1 and not isinstance(style, Mapping | list | tuple):
         obj = _objective(base, "")
@@ -218,23 +252,33 @@ def stylize(content: ImageLike, style: Images, *, ratio: float | None = None,
     return run_grid({"": {}}, cols, base=base, content=content, init=init, **options)
 
 
-def alpha_beta_grid(content: ImageLike, style: ImageLike, *,
-                    ratios: Sequence[float] = ALPHA_BETA_RATIOS,
-                    style_layer_sets: Sequence[LayerSpec] = GROWING_SUBSETS,
-                    content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
-                    **options) -> TransferResult:
+def alpha_beta_grid(
+    content: ImageLike,
+    style: ImageLike,
+    *,
+    ratios: Sequence[float] = ALPHA_BETA_RATIOS,
+    style_layer_sets: Sequence[LayerSpec] = GROWING_SUBSETS,
+    content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+    **options,
+) -> TransferResult:
     """Berkeley's grid: rows = style-layer sets, columns = alpha/beta ratios, all in one batch."""
     rows = {spec_label(s): {"style_layers": s} for s in _spec_list(style_layer_sets)}
     cols = {f"α/β = {r:.0e}": {"ratio": r} for r in ratios}
-    return run_grid(rows, cols, base={"content_layers": content_layers}, content=content,
-                    style=style, **options)
+    return run_grid(
+        rows, cols, base={"content_layers": content_layers}, content=content, style=style, **options
+    )
 
 
-def content_style_grid(contents: Images, styles: Images, *, ratio: float | None = None,
-                       size_free_ratio: float | None = None,
-                       content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
-                       style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
-                       **options) -> TransferResult:
+def content_style_grid(
+    contents: Images,
+    styles: Images,
+    *,
+    ratio: float | None = None,
+    size_free_ratio: float | None = None,
+    content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
+    style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
+    **options,
+) -> TransferResult:
     """Every content × every style (CMU's grid): one batch per content image (they may differ
     in shape), the styles of a row batched together.  ``ratio`` is used as given; else
     ``size_free_ratio`` (default :data:`DEFAULT_RATIO_512`) is carried to each photo's size."""
@@ -244,9 +288,16 @@ def content_style_grid(contents: Images, styles: Images, *, ratio: float | None 
     cols = {name: {"style": img} for name, img in styles.items()}
     parts = []
     for name, img in contents.items():
-        r = ratio if ratio is not None else carried_ratio(
-            DEFAULT_RATIO_512 if size_free_ratio is None else size_free_ratio, img,
-            options.get("size"), content_norm=options.get("content_norm", "sum"))
+        r = (
+            ratio
+            if ratio is not None
+            else carried_ratio(
+                DEFAULT_RATIO_512 if size_free_ratio is None else size_free_ratio,
+                img,
+                options.get("size"),
+                content_norm=options.get("content_norm", "sum"),
+            )
+        )
         base = {"ratio": r, "content_layers": content_layers, "style_layers": style_layers}
         parts.append(run_grid({name: {}}, cols, base=base, content=img, **options))
     return TransferResult.concat(parts, rows=list(contents), cols=list(styles))
@@ -261,10 +312,16 @@ def comparison(runs: Mapping[str, TransferResult], *, element: int = 0) -> str:
     level = max(float(r.history.total[-1, element]) for r in runs.values())
     reach = f"evals to {level:.3g}"
     rows = [
-        {"run": name, "total": r.losses["total"][element], "content": r.losses["content"][element],
-         "style": r.losses["style"][element], "evals": r.evaluations, "seconds": r.loop_seconds,
-         "s/eval": r.seconds_per_evaluation,
-         reach: evaluations_to_reach(r, level, element=element)}
+        {
+            "run": name,
+            "total": r.losses["total"][element],
+            "content": r.losses["content"][element],
+            "style": r.losses["style"][element],
+            "evals": r.evaluations,
+            "seconds": r.loop_seconds,
+            "s/eval": r.seconds_per_evaluation,
+            reach: evaluations_to_reach(r, level, element=element),
+        }
         for name, r in runs.items()
     ]
     formats = {"total": ".4g", "content": ".4g", "style": ".4g", "seconds": ".1f", "s/eval": ".3f"}
@@ -279,14 +336,19 @@ def layer_losses_text(result: TransferResult, *, element: int = 0) -> str:
     for key, series in result.history.layers.items():
         kind, name = key.split(":", 1)
         w = (obj.style_layers if kind == "style" else obj.content_layers).get(name, 0.0)
-        rows.append({"layer": key, "weight": w, "first": series[0, element],
-                     "last": series[-1, element]})
-    return format_table(rows, ["layer", "weight", "first", "last"],
-                        formats={"weight": ".2f", "first": ".4g", "last": ".4g"})
+        rows.append(
+            {"layer": key, "weight": w, "first": series[0, element], "last": series[-1, element]}
+        )
+    return format_table(
+        rows,
+        ["layer", "weight", "first", "last"],
+        formats={"weight": ".2f", "first": ".4g", "last": ".4g"},
+    )
 
 
-def evaluations_to_reach(result: TransferResult, level: float, *, element: int = 0,
-                         key: str = "total") -> int | None:
+def evaluations_to_reach(
+    result: TransferResult, level: float, *, element: int = 0, key: str = "total"
+) -> int | None:
     """First recorded evaluation at which ``key`` of ``element`` is <= ``level`` (None if never)."""
     series = result.history.series(key)[:, element]
     hits = np.nonzero(series <= level)[0]
@@ -299,8 +361,9 @@ PRACTICE_ROWS = ("pooling", "features", "init", "Gram", "optimizer")
 """The rows of :func:`paper_vs_practice`: each the paper's setting beside the common one."""
 
 
-def paper_vs_practice(content: ImageLike, style: ImageLike, *, size, steps: int,
-                      recipe="gatys", **options) -> dict[str, dict[str, TransferResult]]:
+def paper_vs_practice(
+    content: ImageLike, style: ImageLike, *, size, steps: int, recipe="gatys", **options
+) -> dict[str, dict[str, TransferResult]]:
     """One run per choice at the same evaluation budget: ``{row: {label: result}}``.
 
     The first entry of every row is the recipe itself (one shared run); the others change one
@@ -317,44 +380,65 @@ def paper_vs_practice(content: ImageLike, style: ImageLike, *, size, steps: int,
         return stylize(content, style, **{**base, **change})
 
     paper = run()
-    conv = {k: dict(zip(vgg.as_kind(base[k], "conv"), base[k].values()))
-            for k in ("content_layers", "style_layers")}
+    conv = {
+        k: dict(zip(vgg.as_kind(base[k], "conv"), base[k].values()))
+        for k in ("content_layers", "style_layers")
+    }
     alt_optimizer = "adam" if base["optimizer"] == "lbfgs" else "lbfgs"
     optimizer_row = {f"{base['optimizer']} (paper)": paper}
     if alt_optimizer == "adam":
-        optimizer_row |= {f"adam lr {BERKELEY_LR:g} (Berkeley)": run(optimizer="adam",
-                                                                    lr=BERKELEY_LR),
-                          f"adam lr {ADAM_LR:g} (project)": run(optimizer="adam", lr=ADAM_LR)}
+        optimizer_row |= {
+            f"adam lr {BERKELEY_LR:g} (Berkeley)": run(optimizer="adam", lr=BERKELEY_LR),
+            f"adam lr {ADAM_LR:g} (project)": run(optimizer="adam", lr=ADAM_LR),
+        }
     else:
         optimizer_row[alt_optimizer] = run(optimizer=alt_optimizer)
     return {
-        "pooling": {f"{base['pooling']} pooling (paper)": paper,
-                    "max pooling" if base["pooling"] == "avg" else "avg pooling":
-                        run(pooling="max" if base["pooling"] == "avg" else "avg")},
+        "pooling": {
+            f"{base['pooling']} pooling (paper)": paper,
+            "max pooling" if base["pooling"] == "avg" else "avg pooling": run(
+                pooling="max" if base["pooling"] == "avg" else "avg"
+            ),
+        },
         "features": {"relu features (paper)": paper, "conv (pre-activation)": run(**conv)},
-        "init": {f"{base['init']} init (paper)": paper,
-                 "noise init" if base["init"] != "noise" else "content init":
-                     run(init="noise" if base["init"] != "noise" else "content")},
-        "Gram": {f"{base['gram']} Gram (paper)": paper,
-                 "mean Gram" if base["gram"] != "mean" else "raw Gram":
-                     run(gram="mean" if base["gram"] != "mean" else "raw")},
+        "init": {
+            f"{base['init']} init (paper)": paper,
+            "noise init" if base["init"] != "noise" else "content init": run(
+                init="noise" if base["init"] != "noise" else "content"
+            ),
+        },
+        "Gram": {
+            f"{base['gram']} Gram (paper)": paper,
+            "mean Gram" if base["gram"] != "mean" else "raw Gram": run(
+                gram="mean" if base["gram"] != "mean" else "raw"
+            ),
+        },
         "optimizer": optimizer_row,
     }
 
 
 def practice_table(panel: Mapping[str, Mapping[str, TransferResult]]) -> str:
     """One line per run of :func:`paper_vs_practice`: its final loss and seconds."""
-    rows = [{"choice": row, "setting": label, "final loss": r.final("total")[0],
-             "evals": r.evaluations, "seconds": r.loop_seconds}
-            for row, runs in panel.items() for label, r in runs.items()]
+    rows = [
+        {
+            "choice": row,
+            "setting": label,
+            "final loss": r.final("total")[0],
+            "evals": r.evaluations,
+            "seconds": r.loop_seconds,
+        }
+        for row, runs in panel.items()
+        for label, r in runs.items()
+    ]
     return format_table(rows, formats={"final loss": ".4g", "seconds": ".1f"})
 
 
 # --- the alpha/beta balance point ------------------------------------------------------------
 
 
-def balance_point(content: ImageLike, style: ImageLike, *, steps: int = 40, recipe="gatys",
-                  size=None, **options) -> dict[str, float]:
+def balance_point(
+    content: ImageLike, style: ImageLike, *, steps: int = 40, recipe="gatys", size=None, **options
+) -> dict[str, float]:
     """Where content and style balance: ``L_style(photo) / L_content(stylised)``.
 
     The style loss of the content photo (where a transfer starts) over the content loss of a
@@ -370,22 +454,34 @@ def balance_point(content: ImageLike, style: ImageLike, *, steps: int = 40, reci
     opts["size"] = size  # None: the content's own size, not the recipe's
     for key in ("size_free_ratio", "content_layers", "style_layers", "init"):
         opts.pop(key)
-    styled = optimize(Objective(alpha=0.0, beta=1.0, style_layers=rec.style_layers),
-                      content=content, style=style, init="content", **opts)
-    probe = optimize(Objective(alpha=1.0, beta=0.0, content_layers=rec.content_layers),
-                     content=content, init=styled.image, **{**opts, "steps": 1})
+    styled = optimize(
+        Objective(alpha=0.0, beta=1.0, style_layers=rec.style_layers),
+        content=content,
+        style=style,
+        init="content",
+        **opts,
+    )
+    probe = optimize(
+        Objective(alpha=1.0, beta=0.0, content_layers=rec.content_layers),
+        content=content,
+        init=styled.image,
+        **{**opts, "steps": 1},
+    )
     style_of_photo = float(styled.history.style[0, 0])
     content_of_stylised = float(probe.history.content[0, 0])
     balance = style_of_photo / content_of_stylised
     h, w = styled.image.shape[:2]
-    return {"balance": balance, "pixels": h * w,
-            "balance_512": size_free_ratio(balance, h * w, content_norm=rec.content_norm),
-            "style_of_photo": style_of_photo, "content_of_stylised": content_of_stylised}
+    return {
+        "balance": balance,
+        "pixels": h * w,
+        "balance_512": size_free_ratio(balance, h * w, content_norm=rec.content_norm),
+        "style_of_photo": style_of_photo,
+        "content_of_stylised": content_of_stylised,
+    }
 
 
 def high_frequency_energy(image: np.ndarray) -> float:
     """Mean squared discrete Laplacian of an ``(H, W, 3)`` image: fine-grain noise shows here."""
     img = np.asarray(image, dtype=np.float64)
-    lap = (4 * img[1:-1, 1:-1] - img[:-2, 1:-1] - img[2:, 1:-1] - img[1:-1, :-2]
-           - img[1:-1, 2:])
+    lap = 4 * img[1:-1, 1:-1] - img[:-2, 1:-1] - img[2:, 1:-1] - img[1:-1, :-2] - img[1:-1, 2:]
     return float(np.mean(lap**2))

@@ -73,9 +73,18 @@ class Prepared:
     """The smallest style image shape (for the minimum-size check)."""
 
 
-def prepare_images(n: int, content, style, init, *, size, style_size, need_content: bool,
-                   need_style: bool,
-                   check_shape: Callable[[tuple[int, int]], None] | None = None) -> Prepared:
+def prepare_images(
+    n: int,
+    content,
+    style,
+    init,
+    *,
+    size,
+    style_size,
+    need_content: bool,
+    need_style: bool,
+    check_shape: Callable[[tuple[int, int]], None] | None = None,
+) -> Prepared:
     """Load, validate and resize the images; ``check_shape(output (H, W))`` runs before any
     resizing."""
     from ..images import parse_size, resize
@@ -97,16 +106,18 @@ def prepare_images(n: int, content, style, init, *, size, style_size, need_conte
         styles_out = [fit(s, shape) for s in styles]
     else:  # each style image keeps its own shape (N = longer side keeps its aspect ratio)
         by_id: dict[int, np.ndarray] = {}
-        styles_out = [None if s is None else by_id.setdefault(id(s), resize(s, style_size))
-                      for s in styles]
+        styles_out = [
+            None if s is None else by_id.setdefault(id(s), resize(s, style_size)) for s in styles
+        ]
     style_shapes = sorted({s.shape[:2] for s in styles_out if s is not None}, key=min)
 
     if isinstance(init, str) and init in INITS:
         inits = [None] * n
     else:
         inits = [fit(as_array(i, "init image"), shape) for i in per_element(init, n, "init")]
-    return Prepared(contents_out, styles_out, inits, shape,
-                    style_shapes[0] if style_shapes else None)
+    return Prepared(
+        contents_out, styles_out, inits, shape, style_shapes[0] if style_shapes else None
+    )
 
 
 def _load_inputs(n: int, content, style) -> tuple[list, list]:
@@ -155,8 +166,9 @@ class _Fit:
             return None
         key = (id(img), target)
         if key not in self.resized:
-            self.resized[key] = (resize(img, (target[1], target[0]))
-                                 if img.shape[:2] != target else img)
+            self.resized[key] = (
+                resize(img, (target[1], target[0])) if img.shape[:2] != target else img
+            )
         return self.resized[key]
 
 
@@ -195,8 +207,7 @@ def distinct(images: list[np.ndarray | None]) -> tuple[list[np.ndarray], Tensor]
     return unique, torch.tensor(index)
 
 
-def stack_unique(images: list[np.ndarray | None],
-                 device) -> tuple[Tensor | None, Tensor | None]:
+def stack_unique(images: list[np.ndarray | None], device) -> tuple[Tensor | None, Tensor | None]:
     """Distinct images as ``(K, 3, H, W)`` and the ``(B,)`` index of each element's image."""
     from ..images import to_tensor
 

@@ -48,9 +48,16 @@ class BatchedLBFGS:
     ``f(P(x + t·d)) <= f(x) + c1·gᵀ(P(x + t·d) − x)``.  ``None``: unconstrained.
     """
 
-    def __init__(self, trial: Tensor, *, history_size: int = 20, c1: float = 1e-4,
-                 first_step: float = 0.05, max_backtracks: int = 20,
-                 bounds: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        trial: Tensor,
+        *,
+        history_size: int = 20,
+        c1: float = 1e-4,
+        first_step: float = 0.05,
+        max_backtracks: int = 20,
+        bounds: tuple[float, float] | None = None,
+    ) -> None:
         b, d = trial.shape
         self.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
         if self.bounds is not None:
@@ -107,8 +114,13 @@ class BatchedLBFGS:
                 out.append((self.S[k], self.Y[k], self.rho[k] * valid[age - 1]))
             else:
                 idx = torch.tensor([(p - age) % self.m for p in self.ptr], device=self.S.device)
-                out.append((self.S[idx, self._rows], self.Y[idx, self._rows],
-                            self.rho[idx, self._rows] * valid[age - 1]))
+                out.append(
+                    (
+                        self.S[idx, self._rows],
+                        self.Y[idx, self._rows],
+                        self.rho[idx, self._rows] * valid[age - 1],
+                    )
+                )
         return out
 
     def _direction(self) -> None:

@@ -50,20 +50,27 @@ from .results import Interrupted, Step, TransferResult
 def _state_dict(weights: str) -> dict[str, Tensor]:
     if weights == "torchvision":
         return vgg.load_torchvision_state_dict()
-    return vgg.load_caffe_state_dict(None if weights == "caffe" else weights,
-                                     log=lambda *a: print(*a, file=sys.stderr))
+    return vgg.load_caffe_state_dict(
+        None if weights == "caffe" else weights, log=lambda *a: print(*a, file=sys.stderr)
+    )
 
 
-def build_network(layers: Sequence[str], *, weights: str | os.PathLike = "caffe",
-                  pooling: str = "avg", device="cpu") -> vgg.VGGFeatures:
+def build_network(
+    layers: Sequence[str],
+    *,
+    weights: str | os.PathLike = "caffe",
+    pooling: str = "avg",
+    device="cpu",
+) -> vgg.VGGFeatures:
     """A :class:`helpers.nst.vgg.VGGFeatures` for ``layers``; the weights are loaded once per
     process (``weights``: ``"caffe"``, ``"torchvision"``, ``"random"`` or a weights file)."""
     key = str(weights)
     if key not in vgg.WEIGHT_SETS:
         key = str(Path(weights).expanduser().resolve()) if Path(weights).exists() else key
     state = vgg.random_state_dict() if key == "random" else _state_dict(key)
-    return vgg.VGGFeatures(layers, weights=weights, pooling=pooling, device=device,
-                           state_dict=state)
+    return vgg.VGGFeatures(
+        layers, weights=weights, pooling=pooling, device=device, state_dict=state
+    )
 
 
 # --- optimize ---------------------------------------------------------------------------------
@@ -144,12 +151,21 @@ def optimize(
 
     start = time.perf_counter()
     objs = [objectives] if isinstance(objectives, Objective) else list(objectives)
-    steps = _checked_options(objs, optimizer=optimizer, steps=steps, lr=lr,
-                             history_size=history_size, gram=gram, pooling=pooling, init=init,
-                             noise=noise)
+    steps = _checked_options(
+        objs,
+        optimizer=optimizer,
+        steps=steps,
+        lr=lr,
+        history_size=history_size,
+        gram=gram,
+        pooling=pooling,
+        init=init,
+        noise=noise,
+    )
     if content_norm not in losses.CONTENT_NORMS:
-        raise UserError(f"content_norm must be one of {', '.join(losses.CONTENT_NORMS)}, "
-                        f"got {content_norm!r}")
+        raise UserError(
+            f"content_norm must be one of {', '.join(losses.CONTENT_NORMS)}, got {content_norm!r}"
+        )
     record_every = record_every or max(1, steps // 100)
     if record_every < 1:
         raise UserError(f"record_every must be >= 1, got {record_every}")
@@ -163,29 +179,55 @@ def optimize(
     def check_shape(shape: tuple[int, int]) -> None:
         check_memory(shape, min(chunk, n), [deepest], optimizer, history_size, dev)
 
-    prep = _prepared_inputs(objs, content, style, init, size=size, style_size=style_size,
-                            deepest=deepest, check_shape=check_shape)
+    prep = _prepared_inputs(
+        objs,
+        content,
+        style,
+        init,
+        size=size,
+        style_size=style_size,
+        deepest=deepest,
+        check_shape=check_shape,
+    )
     model = build_network(layers, weights=weights, pooling=pooling, device=dev)
 
     results = []
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        part = Prepared(prep.content[lo:hi], prep.style[lo:hi], prep.init[lo:hi], prep.shape,
-                        prep.style_shape)
-        results.append(_run(objs[lo:hi], part, model, init=init, noise=float(noise),
-                            optimizer=optimizer, steps=steps, lr=lr, history_size=history_size,
-                            bounded=bounded,
-                            gram=gram, content_norm=content_norm, seeds=seeds[lo:hi],
-                            record_every=record_every,
-                            progress=progress, callback=callback, desc=desc,
-                            device_label=device_name(dev), style_mix=style_mix))
+        part = Prepared(
+            prep.content[lo:hi], prep.style[lo:hi], prep.init[lo:hi], prep.shape, prep.style_shape
+        )
+        results.append(
+            _run(
+                objs[lo:hi],
+                part,
+                model,
+                init=init,
+                noise=float(noise),
+                optimizer=optimizer,
+                steps=steps,
+                lr=lr,
+                history_size=history_size,
+                bounded=bounded,
+                gram=gram,
+                content_norm=content_norm,
+                seeds=seeds[lo:hi],
+                record_every=record_every,
+                progress=progress,
+                callback=callback,
+                desc=desc,
+                device_label=device_name(dev),
+                style_mix=style_mix,
+            )
+        )
     result = TransferResult.concat(results) if len(results) > 1 else results[0]
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _checked_options(objs: list, *, optimizer, steps, lr, history_size, gram, pooling, init,
-                     noise) -> int:
+def _checked_options(
+    objs: list, *, optimizer, steps, lr, history_size, gram, pooling, init, noise
+) -> int:
     """Refuse bad settings of :func:`optimize` (before any work); the step budget as an int."""
     if not objs:
         raise UserError("no objectives to optimise")
@@ -208,8 +250,12 @@ def _checked_options(objs: list, *, optimizer, steps, lr, history_size, gram, po
         raise UserError(f"pooling must be 'avg' or 'max', got {pooling!r}")
     if isinstance(init, str) and init not in INITS and not Path(init).exists():
         raise UserError(f"init {init!r}: use content, noise, style or an image path")
-    if (isinstance(noise, bool) or not isinstance(noise, int | float) or not math.isfinite(noise)
-            or noise < 0):
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, int | float)
+        or not math.isfinite(noise)
+        or noise < 0
+    ):
         raise UserError(
             "noise must be a number >= 0 (half-width around mid-grey; 0.5 = U[0, 1]), "
             f"got {noise!r}"
@@ -217,19 +263,34 @@ def _checked_options(objs: list, *, optimizer, steps, lr, history_size, gram, po
     return steps
 
 
-def _prepared_inputs(objs: list[Objective], content, style, init, *, size, style_size,
-                     deepest: str, check_shape: Callable[[tuple[int, int]], None]) -> Prepared:
+def _prepared_inputs(
+    objs: list[Objective],
+    content,
+    style,
+    init,
+    *,
+    size,
+    style_size,
+    deepest: str,
+    check_shape: Callable[[tuple[int, int]], None],
+) -> Prepared:
     """The batch's images, checked against the init and the deepest layer's minimum size."""
     init_name = init if isinstance(init, str) and init in INITS else None
     need_content = any(o.alpha > 0 for o in objs) or init_name == "content"
     need_style = any(o.beta > 0 for o in objs) or init_name == "style"
-    prep = prepare_images(len(objs), content, style, init, size=size, style_size=style_size,
-                          need_content=need_content, need_style=need_style,
-                          check_shape=check_shape)
+    prep = prepare_images(
+        len(objs),
+        content,
+        style,
+        init,
+        size=size,
+        style_size=style_size,
+        need_content=need_content,
+        need_style=need_style,
+        check_shape=check_shape,
+    )
     if init_name == "content" and any(c is None for c in prep.content):
-        raise UserError(
-            "init='content' needs a content image for every element; use init='noise'"
-        )
+        raise UserError("init='content' needs a content image for every element; use init='noise'")
     if init_name == "style" and any(s is None for s in prep.style):
         raise UserError("init='style' needs a style image for every element; use init='noise'")
     smallest = vgg.min_size([deepest])
@@ -250,17 +311,36 @@ def _prepared_inputs(objs: list[Objective], content, style, init, *, size, style
 # --- one batch --------------------------------------------------------------------------------
 
 
-def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init, noise,
-         optimizer, steps, lr, history_size, gram, seeds, record_every, progress, callback, desc,
-         device_label, content_norm="sum", bounded=True, style_mix=None) -> TransferResult:
+def _run(
+    objs: list[Objective],
+    prep: Prepared,
+    model: vgg.VGGFeatures,
+    *,
+    init,
+    noise,
+    optimizer,
+    steps,
+    lr,
+    history_size,
+    gram,
+    seeds,
+    record_every,
+    progress,
+    callback,
+    desc,
+    device_label,
+    content_norm="sum",
+    bounded=True,
+    style_mix=None,
+) -> TransferResult:
     """Optimise one batch: targets once, then ``steps`` evaluations (see :func:`optimize`)."""
     start = time.perf_counter()
     dev = model.device
     b = len(objs)
-    content_layers = list(dict.fromkeys(
-        name for o in objs if o.alpha > 0 for name in o.content_layers))
-    style_layers = list(dict.fromkeys(
-        name for o in objs if o.beta > 0 for name in o.style_layers))
+    content_layers = list(
+        dict.fromkeys(name for o in objs if o.alpha > 0 for name in o.content_layers)
+    )
+    style_layers = list(dict.fromkeys(name for o in objs if o.beta > 0 for name in o.style_layers))
     terms = _terms(objs, content_layers, style_layers, dev)
     content_targets, style_targets = _targets(model, prep, content_layers, style_layers, gram)
     if style_mix is not None and style_layers:  # several style images: helpers.nst.controls
@@ -268,9 +348,19 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
     x0 = _initial_image(init, prep, seeds, noise, dev)
     x = x0.detach().clone().contiguous().requires_grad_(True)
     evaluate = _evaluator(model, terms, content_targets, style_targets, gram, b, content_norm)
-    loop = _Loop(x, b, evaluate, optimizer=optimizer, lr=lr, history_size=history_size,
-                 bounded=bounded,
-                 callback=callback, steps=steps, progress=progress, desc=desc)
+    loop = _Loop(
+        x,
+        b,
+        evaluate,
+        optimizer=optimizer,
+        lr=lr,
+        history_size=history_size,
+        bounded=bounded,
+        callback=callback,
+        steps=steps,
+        progress=progress,
+        desc=desc,
+    )
     try:
         loop.run(steps, record_every)
     except KeyboardInterrupt:
@@ -280,8 +370,11 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
     loop_seconds = time.perf_counter() - loop.loop_start
     image = loop.latest_image().clamp_(0.0, 1.0)
     if not bool(torch.isfinite(image).all()):
-        cause = (f"the learning rate lr={lr:g} is probably too high" if optimizer == "adam"
-                 else "try fewer layers or another init")
+        cause = (
+            f"the learning rate lr={lr:g} is probably too high"
+            if optimizer == "adam"
+            else "try fewer layers or another init"
+        )
         raise UserError(
             f"{optimizer}: the image became non-finite after {loop.evaluations} evaluations; "
             + cause
@@ -291,10 +384,18 @@ def _run(objs: list[Objective], prep: Prepared, model: vgg.VGGFeatures, *, init,
         # to 8 bits, as a PNG holds it (the returned float image saves to exactly that)
         delivered = image.mul(255.0).add_(0.5).floor_().div_(255.0)  # as images.to_uint8
         final, _ = evaluate(delivered, backward=False, scale=None)
-    return TransferResult.from_records(objs, image, loop.records, loop.evaluations, start=start,
-                                       loop_start=loop.loop_start, device=device_label,
-                                       optimizer=optimizer, final=final,
-                                       loop_seconds=loop_seconds)
+    return TransferResult.from_records(
+        objs,
+        image,
+        loop.records,
+        loop.evaluations,
+        start=start,
+        loop_start=loop.loop_start,
+        device=device_label,
+        optimizer=optimizer,
+        final=final,
+        loop_seconds=loop_seconds,
+    )
 
 
 @dataclass
@@ -310,8 +411,9 @@ class _Terms:
     ws: dict[str, Tensor]
 
 
-def _terms(objs: list[Objective], content_layers: list[str], style_layers: list[str],
-           dev) -> _Terms:
+def _terms(
+    objs: list[Objective], content_layers: list[str], style_layers: list[str], dev
+) -> _Terms:
     def as_tensor(values) -> Tensor:
         return torch.tensor(values, dtype=torch.float32, device=dev)
 
@@ -319,16 +421,25 @@ def _terms(objs: list[Objective], content_layers: list[str], style_layers: list[
     beta = as_tensor([o.beta for o in objs])
     tv_w = as_tensor([o.tv_weight for o in objs])
     use_tv = bool((tv_w > 0).any())
-    wc = {name: as_tensor([o.content_layers.get(name, 0.0) if o.alpha > 0 else 0.0 for o in objs])
-          for name in content_layers}
-    ws = {name: as_tensor([o.style_layers.get(name, 0.0) if o.beta > 0 else 0.0 for o in objs])
-          for name in style_layers}
+    wc = {
+        name: as_tensor([o.content_layers.get(name, 0.0) if o.alpha > 0 else 0.0 for o in objs])
+        for name in content_layers
+    }
+    ws = {
+        name: as_tensor([o.style_layers.get(name, 0.0) if o.beta > 0 else 0.0 for o in objs])
+        for name in style_layers
+    }
     return _Terms(alpha, beta, tv_w, use_tv, wc, ws)
 
 
 @torch.no_grad()
-def _targets(model: vgg.VGGFeatures, prep: Prepared, content_layers: list[str],
-             style_layers: list[str], gram: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+def _targets(
+    model: vgg.VGGFeatures,
+    prep: Prepared,
+    content_layers: list[str],
+    style_layers: list[str],
+    gram: str,
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """The content features and style Gram matrices to match, once, outside the loop."""
     dev = model.device
     content_targets: dict[str, Tensor] = {}
@@ -342,8 +453,9 @@ def _targets(model: vgg.VGGFeatures, prep: Prepared, content_layers: list[str],
     return content_targets, style_targets
 
 
-def _style_targets(model: vgg.VGGFeatures, prep: Prepared, style_layers: list[str],
-                   gram: str) -> dict[str, Tensor]:
+def _style_targets(
+    model: vgg.VGGFeatures, prep: Prepared, style_layers: list[str], gram: str
+) -> dict[str, Tensor]:
     from ..images import to_tensor
 
     dev = model.device
@@ -372,8 +484,12 @@ def _initial_image(init, prep: Prepared, seeds: list, noise: float, dev) -> Tens
     if isinstance(init, str) and init in ("content", "style"):
         unique, index = distinct(prep.content if init == "content" else prep.style)
         index = index.to(dev)
-        stack = torch.cat([to_tensor(img if img.shape[:2] == (h, w) else resize(img, (w, h)), dev)
-                           for img in unique])
+        stack = torch.cat(
+            [
+                to_tensor(img if img.shape[:2] == (h, w) else resize(img, (w, h)), dev)
+                for img in unique
+            ]
+        )
         return stack.index_select(0, index)
     if isinstance(init, str) and init == "noise":
         noises = {}
@@ -386,8 +502,15 @@ def _initial_image(init, prep: Prepared, seeds: list, noise: float, dev) -> Tens
     return stack.index_select(0, index)
 
 
-def _evaluator(model: vgg.VGGFeatures, terms: _Terms, content_targets: dict[str, Tensor],
-               style_targets: dict[str, Tensor], gram: str, b: int, content_norm: str = "sum"):
+def _evaluator(
+    model: vgg.VGGFeatures,
+    terms: _Terms,
+    content_targets: dict[str, Tensor],
+    style_targets: dict[str, Tensor],
+    gram: str,
+    b: int,
+    content_norm: str = "sum",
+):
     """``evaluate(image, backward=, scale=)`` -> (detached losses by key, scale): one forward
     (and backward) pass of the whole batch; ``scale`` (the first totals) divides each
     element's objective before the gradient is taken."""
@@ -420,25 +543,46 @@ class _Loop:
     """The evaluations of one batch: the iterate ``x``, its optimiser, the losses of the
     latest accepted iterates (``current``), the records and the progress bar."""
 
-    def __init__(self, x: Tensor, b: int, evaluate, *, optimizer: str, lr: float,
-                 history_size: int, callback, steps: int, progress: bool, desc: str | None,
-                 bounded: bool = True):
+    def __init__(
+        self,
+        x: Tensor,
+        b: int,
+        evaluate,
+        *,
+        optimizer: str,
+        lr: float,
+        history_size: int,
+        callback,
+        steps: int,
+        progress: bool,
+        desc: str | None,
+        bounded: bool = True,
+    ):
         from tqdm import tqdm
 
         self.x, self.b, self.evaluate, self.lr, self.callback = x, b, evaluate, lr, callback
         flat = x.detach().view(b, -1)
-        self.lbfgs = (BatchedLBFGS(flat, history_size=history_size,
-                                   bounds=(0.0, 1.0) if bounded else None)
-                      if optimizer == "lbfgs" else None)
+        self.lbfgs = (
+            BatchedLBFGS(flat, history_size=history_size, bounds=(0.0, 1.0) if bounded else None)
+            if optimizer == "lbfgs"
+            else None
+        )
         self.adam = torch.optim.Adam([x], lr=lr) if optimizer == "adam" else None
         self.records: list[tuple[int, float, dict[str, np.ndarray]]] = []
         self.current: dict[str, Tensor] | None = None
         self.scale: Tensor | None = None
         self.loop_start = time.perf_counter()
         self.evaluations = 0
-        self.bar = tqdm(total=steps, disable=not progress, desc=desc or f"{optimizer} ×{b}",
-                        unit="eval", leave=False, mininterval=0.5, file=sys.stderr,
-                        dynamic_ncols=True)
+        self.bar = tqdm(
+            total=steps,
+            disable=not progress,
+            desc=desc or f"{optimizer} ×{b}",
+            unit="eval",
+            leave=False,
+            mininterval=0.5,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
 
     def run(self, steps: int, record_every: int) -> None:
         for k in range(1, steps + 1):
@@ -468,8 +612,9 @@ class _Loop:
         if self.current is None or bool(accept.all()):
             self.current = parts
         else:
-            self.current = {key: torch.where(accept, v, self.current[key])
-                            for key, v in parts.items()}
+            self.current = {
+                key: torch.where(accept, v, self.current[key]) for key, v in parts.items()
+            }
 
     def _adam_step(self, k: int, parts: dict[str, Tensor]) -> None:
         finite = torch.isfinite(parts["total"]) & torch.isfinite(self.x.grad).flatten(1).all(dim=1)
@@ -505,14 +650,23 @@ class _Loop:
         return (self.lbfgs.x.view_as(self.x) if self.lbfgs is not None else self.x.detach()).clone()
 
 
-def _partial(objs: list[Objective], loop: _Loop, start: float, device_label: str,
-             optimizer: str) -> TransferResult | None:
+def _partial(
+    objs: list[Objective], loop: _Loop, start: float, device_label: str, optimizer: str
+) -> TransferResult | None:
     """The latest finite result of an interrupted batch (None before the first record)."""
     if loop.current is None or not loop.records:
         return None
     image = loop.latest_image()
     if not bool(torch.isfinite(image).all()):
         return None
-    return TransferResult.from_records(objs, image, loop.records, loop.evaluations, start=start,
-                                       loop_start=loop.loop_start, device=device_label,
-                                       optimizer=optimizer, final=None)
+    return TransferResult.from_records(
+        objs,
+        image,
+        loop.records,
+        loop.evaluations,
+        start=start,
+        loop_start=loop.loop_start,
+        device=device_label,
+        optimizer=optimizer,
+        final=None,
+    )

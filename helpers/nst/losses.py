@@ -150,8 +150,10 @@ def content_losses(
     features: Mapping[str, Tensor], targets: Mapping[str, Tensor], *, norm: str = "sum"
 ) -> dict[str, Tensor]:
     """Unweighted per-layer content losses ``{layer: (B,)}`` for every layer in ``targets``."""
-    return {name: content_layer_loss(features[name], target, norm=norm)
-            for name, target in targets.items()}
+    return {
+        name: content_layer_loss(features[name], target, norm=norm)
+        for name, target in targets.items()
+    }
 
 
 def weighted_sum(per_layer: Mapping[str, Tensor], weights: Mapping[str, Weight]) -> Tensor:
@@ -269,8 +271,9 @@ def guided_gram_matrix(features: Tensor, mask: Tensor, *, gram: str = "raw") -> 
     return g / (n * h * w) if gram == "mean" else g
 
 
-def guided_style_layer_loss(features: Tensor, target_gram: Tensor, mask: Tensor | None, *,
-                            gram: str = "raw") -> Tensor:
+def guided_style_layer_loss(
+    features: Tensor, target_gram: Tensor, mask: Tensor | None, *, gram: str = "raw"
+) -> Tensor:
     """One layer's style loss inside a region, ``(B,)``: :func:`style_layer_loss` with the
     Gram replaced by :func:`guided_gram_matrix` (``mask=None``: the plain loss)."""
     if mask is None:

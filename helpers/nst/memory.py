@@ -17,9 +17,15 @@ from ..errors import UserError
 from . import vgg
 
 
-def estimate_memory(height: int, width: int, *, batch: int = 1,
-                    layers: Sequence[str] = vgg.STYLE_LAYERS, optimizer: str = "lbfgs",
-                    history_size: int = 20) -> int:
+def estimate_memory(
+    height: int,
+    width: int,
+    *,
+    batch: int = 1,
+    layers: Sequence[str] = vgg.STYLE_LAYERS,
+    optimizer: str = "lbfgs",
+    history_size: int = 20,
+) -> int:
     """Rough peak bytes of :func:`helpers.nst.optimize` for ``batch`` images of ``height × width``.
 
     Counts the activations autograd keeps for the backward pass (every module's output up to
@@ -61,12 +67,19 @@ def available_memory(device: torch.device) -> int | None:
         return None
 
 
-def check_memory(shape: tuple[int, int], batch: int, layers: Sequence[str], optimizer: str,
-                 history_size: int, device: torch.device) -> None:
+def check_memory(
+    shape: tuple[int, int],
+    batch: int,
+    layers: Sequence[str],
+    optimizer: str,
+    history_size: int,
+    device: torch.device,
+) -> None:
     """Refuse (:class:`UserError` with a ``--size`` that fits) a run of ``batch`` images of
     ``shape`` (H, W) whose estimate exceeds 90% of the free memory."""
-    need = estimate_memory(*shape, batch=batch, layers=layers, optimizer=optimizer,
-                           history_size=history_size)
+    need = estimate_memory(
+        *shape, batch=batch, layers=layers, optimizer=optimizer, history_size=history_size
+    )
     free = available_memory(device)
     if free is None or need <= 0.9 * free:
         return

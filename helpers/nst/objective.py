@@ -233,11 +233,13 @@ class Objective:
         content: dict[str, float] = {}
         style: dict[str, float] = {}
         if alpha > 0:
-            content = layer_weights(self.content_layers, default_layers=vgg.STYLE_LAYERS,
-                                    what="content layer")
+            content = layer_weights(
+                self.content_layers, default_layers=vgg.STYLE_LAYERS, what="content layer"
+            )
         if beta > 0:
-            style = layer_weights(self.style_layers, default_layers=vgg.STYLE_LAYERS,
-                                  what="style layer")
+            style = layer_weights(
+                self.style_layers, default_layers=vgg.STYLE_LAYERS, what="style layer"
+            )
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "beta", beta)
         object.__setattr__(self, "tv_weight", tv)
@@ -256,5 +258,3 @@ class Objective:
 
     def layers(self) -> list[str]:
         return list(dict.fromkeys([*self.content_layers, *self.style_layers]))
-
-

@@ -76,9 +76,15 @@ class History:
                 ],
                 axis=1,
             )
-        return History(evals, cat(lambda h: h.seconds), cat(lambda h: h.total),
-                       cat(lambda h: h.content), cat(lambda h: h.style), cat(lambda h: h.tv),
-                       layers)
+        return History(
+            evals,
+            cat(lambda h: h.seconds),
+            cat(lambda h: h.total),
+            cat(lambda h: h.content),
+            cat(lambda h: h.style),
+            cat(lambda h: h.tv),
+            layers,
+        )
 
 
 @dataclass
@@ -105,10 +111,19 @@ class TransferResult:
     cols: list[str] | None = None
 
     @staticmethod
-    def from_records(objectives: Sequence[Objective], image: Tensor, records: list,
-                     evaluations: int, *, start: float, loop_start: float, device: str,
-                     optimizer: str, final: dict[str, Tensor] | None,
-                     loop_seconds: float | None = None) -> TransferResult:
+    def from_records(
+        objectives: Sequence[Objective],
+        image: Tensor,
+        records: list,
+        evaluations: int,
+        *,
+        start: float,
+        loop_start: float,
+        device: str,
+        optimizer: str,
+        final: dict[str, Tensor] | None,
+        loop_seconds: float | None = None,
+    ) -> TransferResult:
         """The result of a loop: ``image`` ``(B, 3, H, W)``, ``records`` ``[(evaluation, seconds,
         {key: (B,) losses})]``; ``final``: the losses of ``image`` (``None``: the last
         record's, for an interrupted run); ``start``/``loop_start``: ``perf_counter`` times."""
@@ -192,8 +207,9 @@ class TransferResult:
         rows = self.table()
         head = ["row", "col"] if "row" in rows[0] else ["label"]
         formats = {"ratio": ".0e"} | {k: ".4g" for k in keys}
-        return format_table(rows, [*head, "ratio", *keys], formats=formats,
-                            headers={"ratio": "alpha/beta"})
+        return format_table(
+            rows, [*head, "ratio", *keys], formats=formats, headers={"ratio": "alpha/beta"}
+        )
 
     def save_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`table` as CSV (atomically)."""
@@ -214,32 +230,50 @@ class TransferResult:
         """One line: final losses (element 0 / range), evaluations, seconds, device."""
         tot, con, sty = self.losses["total"], self.losses["content"], self.losses["style"]
         if len(self) == 1:
-            losses_text = (
-                f"total {tot[0]:.4g} (content {con[0]:.4g}, style {sty[0]:.4g})"
-            )
+            losses_text = f"total {tot[0]:.4g} (content {con[0]:.4g}, style {sty[0]:.4g})"
         else:
             losses_text = f"{len(self)} images, total {tot.min():.4g}…{tot.max():.4g}"
-        return (f"{losses_text}; {self.evaluations} evaluations ({self.optimizer}) in "
-                f"{self.seconds:.1f} s ({self.seconds_per_evaluation:.3f} s/eval) on {self.device}")
+        return (
+            f"{losses_text}; {self.evaluations} evaluations ({self.optimizer}) in "
+            f"{self.seconds:.1f} s ({self.seconds_per_evaluation:.3f} s/eval) on {self.device}"
+        )
 
-    def take(self, indices: Sequence[int], *, rows: list[str] | None = None,
-             cols: list[str] | None = None) -> TransferResult:
+    def take(
+        self,
+        indices: Sequence[int],
+        *,
+        rows: list[str] | None = None,
+        cols: list[str] | None = None,
+    ) -> TransferResult:
         """A result holding only the elements ``indices`` (in that order)."""
         idx = [int(i) % len(self) for i in indices]
         h = self.history
-        history = History(h.evaluations, h.seconds[:, idx], h.total[:, idx], h.content[:, idx],
-                          h.style[:, idx], h.tv[:, idx],
-                          {k: v[:, idx] for k, v in h.layers.items()})
+        history = History(
+            h.evaluations,
+            h.seconds[:, idx],
+            h.total[:, idx],
+            h.content[:, idx],
+            h.style[:, idx],
+            h.tv[:, idx],
+            {k: v[:, idx] for k, v in h.layers.items()},
+        )
         return TransferResult(
-            images=[self.images[i] for i in idx], history=history,
-            losses={k: v[idx] for k, v in self.losses.items()}, seconds=self.seconds,
-            loop_seconds=self.loop_seconds, evaluations=self.evaluations, device=self.device,
-            optimizer=self.optimizer, objectives=[self.objectives[i] for i in idx], rows=rows,
+            images=[self.images[i] for i in idx],
+            history=history,
+            losses={k: v[idx] for k, v in self.losses.items()},
+            seconds=self.seconds,
+            loop_seconds=self.loop_seconds,
+            evaluations=self.evaluations,
+            device=self.device,
+            optimizer=self.optimizer,
+            objectives=[self.objectives[i] for i in idx],
+            rows=rows,
             cols=cols,
         )
 
-    def select(self, *, rows: Sequence[str] | None = None,
-               cols: Sequence[str] | None = None) -> TransferResult:
+    def select(
+        self, *, rows: Sequence[str] | None = None, cols: Sequence[str] | None = None
+    ) -> TransferResult:
         """The sub-grid of the named rows and columns (all of them where ``None``)."""
         if not (self.rows and self.cols):
             raise ValueError("select() needs a grid result (rows and cols)")
@@ -260,8 +294,9 @@ class TransferResult:
         return self.take([(row % n_rows) * n_cols + col % n_cols])
 
     @staticmethod
-    def hstack(results: Sequence[TransferResult], *,
-               cols: list[str] | None = None) -> TransferResult:
+    def hstack(
+        results: Sequence[TransferResult], *, cols: list[str] | None = None
+    ) -> TransferResult:
         """Grids with the same rows side by side (columns of the first, then the second, ...)."""
         rows = results[0].rows
         if any(r.rows != rows for r in results):
@@ -279,8 +314,12 @@ class TransferResult:
         return out
 
     @staticmethod
-    def concat(results: Sequence[TransferResult], *, rows: list[str] | None = None,
-               cols: list[str] | None = None) -> TransferResult:
+    def concat(
+        results: Sequence[TransferResult],
+        *,
+        rows: list[str] | None = None,
+        cols: list[str] | None = None,
+    ) -> TransferResult:
         """Join results of separate runs along the batch axis."""
         first = results[0]
         keys = list(dict.fromkeys(k for r in results for k in r.losses))
@@ -321,5 +360,3 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, partial: TransferResult | None) -> None:
         super().__init__("interrupted")
         self.partial = partial
-
-

