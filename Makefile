@@ -51,7 +51,7 @@ notebooks: data weights ## the notebooks at smoke scale under pytest --nbval-lax
 regress: data weights ## smoke run (papermill + HTML) compared with the stored reference
 	$(PY) -m helpers report --profile smoke --check $(REFERENCE)
 
-report: data weights ## run notebooks 01-06 with papermill and render outputs/report/index.html
+report: data weights ## run notebooks 01-08 with papermill and render outputs/report/index.html
 	$(PY) -m helpers report --profile $(PROFILE)
 
 # JupyterLab from .venv: its `python3` kernel is .venv's Python; LAB_ARGS adds options
