@@ -52,8 +52,25 @@ def mask_levels(mask: np.ndarray) -> tuple[np.ndarray, bool]:
     return arr, False
 
 
+class SolvedImage:
+    """What every solved result (a blend, an edit) offers on top of its ``image`` and its
+    per-channel ``residual``."""
+
+    image: np.ndarray
+    residual: np.ndarray
+
+    @property
+    def clipped(self) -> np.ndarray:
+        """The image clipped to [0, 1] for display or saving."""
+        return np.clip(self.image, 0.0, 1.0)
+
+    @property
+    def max_residual(self) -> float:
+        return float(np.max(self.residual)) if self.residual.size else 0.0
+
+
 @dataclass
-class BlendResult:
+class BlendResult(SolvedImage):
     """A blend and what it took.  ``image`` is the exact solution (float64, not clipped)."""
 
     image: np.ndarray  # (H, W) or (H, W, C) float64, target size
@@ -64,15 +81,6 @@ class BlendResult:
     residual: np.ndarray  # (C,) ||b - A x|| / ||b|| per channel (0 where nothing was solved)
     iterations: int
     seconds: float
-
-    @property
-    def clipped(self) -> np.ndarray:
-        """The image clipped to [0, 1] for display or saving."""
-        return np.clip(self.image, 0.0, 1.0)
-
-    @property
-    def max_residual(self) -> float:
-        return float(np.max(self.residual)) if self.residual.size else 0.0
 
     def summary(self) -> str:
         return (

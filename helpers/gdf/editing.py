@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .blending import MASK_THRESHOLD, place_mask
+from .blending import MASK_THRESHOLD, SolvedImage, place_mask
 from .solver import PoissonSystem, channel_dot, solve
 
 __all__ = [
@@ -61,7 +61,7 @@ ILLUMINATION_UNITS = ("relative", "unit", "8bit")
 
 
 @dataclass
-class EditResult:
+class EditResult(SolvedImage):
     """One edit and what it took.  ``image`` is the exact solution (float64, not clipped)."""
 
     image: np.ndarray  # (H, W) or (H, W, C) float64
@@ -71,15 +71,6 @@ class EditResult:
     residual: np.ndarray  # (C,) ||b - A x|| / ||b|| per channel
     iterations: int
     seconds: float
-
-    @property
-    def clipped(self) -> np.ndarray:
-        """The image clipped to [0, 1] for display or saving."""
-        return np.clip(self.image, 0.0, 1.0)
-
-    @property
-    def max_residual(self) -> float:
-        return float(np.max(self.residual)) if self.residual.size else 0.0
 
     def summary(self) -> str:
         return (
