@@ -86,14 +86,15 @@ def _cpu_clock():
     return time.perf_counter, "wall clock"
 
 
-def _bare_pass(height: int, width: int):
+def _bare_pass(height: int, width: int, memory_format: str = "channels_last"):
     """The baseline: the same :class:`helpers.nst.vgg.VGGFeatures` (Caffe weights, avg pooling,
-    input normalisation) cut at relu5_1, an input that requires grad, ``out.sum().backward()``."""
+    input normalisation, the project's channels-last layout unless ``memory_format`` says
+    otherwise) cut at relu5_1, an input that requires grad, ``out.sum().backward()``."""
     import torch
 
     from helpers import nst
 
-    net = nst.build_network(["relu5_1"], weights=WEIGHTS, device="cpu")
+    net = nst.build_network(["relu5_1"], weights=WEIGHTS, device="cpu", memory_format=memory_format)
     x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).requires_grad_(
         True
     )
@@ -182,11 +183,18 @@ def _profile(content, style, obj, bare, evals: int) -> dict[str, dict[str, float
 
 
 def cost_per_evaluation(
-    *, size: int, evals: int, rounds: int, skip: int = 2, profile_evals: int = 0
+    *,
+    size: int,
+    evals: int,
+    rounds: int,
+    skip: int = 2,
+    profile_evals: int = 0,
+    layouts: bool = False,
 ) -> list[Result]:
     """Item 2: seconds per evaluation of the project's loop, the peer (:mod:`benchmarks.peer`)
     and a bare forward+backward, same process, runs alternating ``rounds`` times; each run's
-    first ``skip`` intervals are warm-up.  Medians of the per-evaluation intervals."""
+    first ``skip`` intervals are warm-up.  Medians of the per-evaluation intervals.
+    ``layouts``: also time the bare pass with NCHW activations (the channels-last gain)."""
     from helpers import nst
 
     from . import peer
@@ -196,8 +204,13 @@ def cost_per_evaluation(
     obj = objective(content.shape[:2])
     bare = _bare_pass(size, size)
     bare()
+    bare_nchw = _bare_pass(size, size, "contiguous") if layouts else None
+    if bare_nchw is not None:
+        bare_nchw()
     clock, clock_name = _cpu_clock()
     samples: dict[str, list[float]] = {"project": [], "peer": [], "bare": []}
+    if layouts:
+        samples["bare NCHW"] = []
     for _ in range(rounds):
         stamps: list[float] = []
         nst.optimize(
@@ -218,6 +231,10 @@ def cost_per_evaluation(
             t0 = clock()
             bare()
             samples["bare"].append(clock() - t0)
+            if bare_nchw is not None:
+                t0 = clock()
+                bare_nchw()
+                samples["bare NCHW"].append(clock() - t0)
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratio, to_bare = med["project"] / med["peer"], med["project"] / med["bare"]
     shares = _profile(content, style, obj, bare, profile_evals) if profile_evals else {}
@@ -260,6 +277,23 @@ def cost_per_evaluation(
             extra={"profile_shares": shares},
         ),
     ]
+    if layouts:
+        gain = med["bare NCHW"] / med["bare"]
+        _say(
+            f"[2] {size}x{size} bare fwd+bwd: NCHW {med['bare NCHW']:.3f} s, channels-last "
+            f"{med['bare']:.3f} s -> {gain:.3f}x"
+        )
+        rows.append(
+            Result(
+                f"2b. {size}^2 bare fwd+bwd: NCHW / channels-last (the project's layout)",
+                gain,
+                "x",
+                "(reported)",
+                None,
+                f"{clock_name}; NCHW {med['bare NCHW']:.3f} s, channels-last {med['bare']:.3f} s "
+                "per evaluation; the peer computes in NCHW, as the tutorial's torchvision VGG does",
+            )
+        )
     return rows
 
 
@@ -529,7 +563,9 @@ def _run_all(quick: bool) -> list[Result]:
         ]
     else:
         items = [
-            partial(cost_per_evaluation, size=256, evals=6, rounds=2, profile_evals=3),
+            partial(
+                cost_per_evaluation, size=256, evals=6, rounds=2, profile_evals=3, layouts=True
+            ),
             partial(cost_per_evaluation, size=512, evals=4, rounds=2),
             partial(batched_grid, size=64, steps=6, repeats=2),
             partial(memory, size=512, steps=3),

@@ -8,6 +8,9 @@ end.  Everything else is the project's, so that only the implementation differs:
 VGG-19 modules and weights (:func:`helpers.nst.build_network`, input normalisation included),
 the same layers, per-layer weights, alpha and beta (an :class:`helpers.nst.Objective`), the same
 loss definitions (the paper's: ``½·Σ (F − P)²`` and ``Σ (G − A)² / (4·N²·M²)``), the same images.
+Its activations are NCHW (``memory_format="contiguous"``), the layout the tutorial's
+``torchvision.models.vgg19().features`` computes in, and its ReLUs are not in place (the
+tutorial replaces them); the project's are channels-last with in-place ReLUs.
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ def build_model(objective, content: torch.Tensor, style: torch.Tensor, *, weight
     from helpers import nst
     from helpers.nst import vgg
 
-    net = nst.build_network(objective.layers(), weights=weights, device="cpu")
+    net = nst.build_network(
+        objective.layers(), weights=weights, device="cpu", memory_format="contiguous"
+    )
     model = nn.Sequential(net.norm)
     content_losses, style_losses = [], []
     last = max(vgg.LAYER_INDEX[name] for name in objective.layers())
@@ -70,6 +75,8 @@ def build_model(objective, content: torch.Tensor, style: torch.Tensor, *, weight
         if index > last:
             break
         name = vgg.LAYER_NAMES[index]
+        if isinstance(layer, nn.ReLU):  # the tutorial's: in-place ReLUs clash with its losses
+            layer = nn.ReLU(inplace=False)
         model.add_module(name, layer)
         if name in objective.content_layers:
             target = model(content).detach()

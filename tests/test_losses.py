@@ -23,8 +23,10 @@ def _loop_gram(f: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def test_gram_matches_explicit_loops_and_einsum():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_matches_explicit_loops_and_einsum(layout):
     f = torch.randn(2, 3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    f = f.contiguous(memory_format=layout)
     g = losses.gram_matrix(f)
     assert g.shape == (2, 3, 3)
     torch.testing.assert_close(g, _loop_gram(f))
@@ -166,11 +168,14 @@ def test_gram_symmetric_psd_and_losses_zero_for_identical_inputs(b, n, h, w, see
     assert (losses.style_layer_loss(f, g + 1.0) > 0).all()
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("gram", ["raw", "mean"])
-def test_style_loss_gradients_match_plain_autograd(gram):
-    """The hand-written backward equals autograd through the plain formula, for F and for A."""
+def test_style_loss_gradients_match_plain_autograd(gram, layout):
+    """The hand-written backward equals autograd through the plain formula, for F and for A,
+    with NCHW and channels-last activations (whose gradient keeps their layout)."""
     g = torch.Generator().manual_seed(4)
-    f = torch.randn(3, 4, 3, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    f = torch.randn(3, 4, 3, 2, dtype=torch.float64, generator=g)
+    f = f.contiguous(memory_format=layout).requires_grad_(True)
     a = losses.gram_matrix(torch.randn(1, 4, 3, 2, dtype=torch.float64, generator=g), gram=gram)
     a.requires_grad_(True)
     w = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
@@ -182,5 +187,6 @@ def test_style_loss_gradients_match_plain_autograd(gram):
     (e * w).sum().backward()
     torch.testing.assert_close(f.grad, f2.grad)
     torch.testing.assert_close(a.grad, a2.grad)
+    assert f.grad.is_contiguous(memory_format=layout)
     inputs = (f.detach().requires_grad_(True), a.detach().requires_grad_(True))
     assert torch.autograd.gradcheck(lambda x, t: losses.style_layer_loss(x, t, gram=gram), inputs)

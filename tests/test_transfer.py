@@ -247,6 +247,35 @@ def test_interrupt_returns_latest_finite_partial_result(fast, images):
     assert np.isfinite(partial.image).all() and partial.image.shape == (32, 32, 3)
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_callback_returning_true_ends_the_run_there(fast, images, optimizer):
+    content, style = images
+    seen = []
+
+    def stop(step):
+        seen.append(step.evaluation)
+        return step.evaluation >= 6  # anything but True (None, False) carries on
+
+    res = nst.stylize(
+        content, style, steps=50, record_every=2, callback=stop, optimizer=optimizer, **fast
+    )
+    assert seen == [1, 2, 4, 6] and res.evaluations == 6
+    assert res.history.evaluations[-1] == 6
+
+
+def test_delivered_curve_until_stops_at_the_first_sampled_evaluation_reaching_it(fast, images):
+    from helpers.nst import quality
+
+    content, style = images
+    full = quality.delivered_curve(content, style, steps=30, **fast)
+    level = float(full.delivered[3])  # the 4th sampled evaluation's delivered loss
+    early = quality.delivered_curve(content, style, steps=30, until=level, **fast)
+    first = full.evaluations_to_reach(level)
+    assert early.evaluations[-1] == first <= full.evaluations[3]
+    assert early.evaluations == full.evaluations[: len(early.evaluations)]
+    np.testing.assert_allclose(early.delivered, full.delivered[: len(early.delivered)], rtol=1e-5)
+
+
 def test_too_small_image_states_the_minimum(fast, images):
     content, style = images
     with pytest.raises(UserError, match="at least 16 px"):

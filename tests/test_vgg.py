@@ -61,16 +61,30 @@ def test_feature_dict_keys_shapes_and_truncation(pooling):
     assert not any(p.requires_grad for p in model.parameters())
 
 
-def test_features_match_plain_sequential_run():
+@pytest.mark.parametrize("memory_format", ["contiguous", "channels_last"])
+def test_features_match_plain_sequential_run(memory_format):
     state = _random_state()
-    model = vgg.VGGFeatures(["relu3_1"], pooling="max", state_dict=state)
+    model = vgg.VGGFeatures(
+        ["relu3_1"], pooling="max", state_dict=state, memory_format=memory_format
+    )
     ref = torchvision.models.vgg19(weights=None).features[: vgg.LAYER_INDEX["relu3_1"] + 1]
     ref.load_state_dict(
         {k.removeprefix("features."): v for k, v in state.items() if int(k.split(".")[1]) <= 11}
     )
     x = torch.rand(1, 3, 40, 40)
     bgr = x[:, [2, 1, 0]] * 255 - torch.tensor(vgg.CAFFE_MEAN_BGR).view(1, 3, 1, 1)
-    torch.testing.assert_close(model(x)["relu3_1"], ref.eval()(bgr))
+    got, want = model(x)["relu3_1"], ref.eval()(bgr)
+    if memory_format == "contiguous":  # the same kernels as the plain NCHW run
+        torch.testing.assert_close(got, want)
+    else:  # other kernels (oneDNN NHWC): equal up to float32 rounding of sums of ~10^4 terms
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        scale = float(want.detach().abs().max())
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6 * scale)
+
+
+def test_unknown_memory_format_is_refused():
+    with pytest.raises(UserError, match="memory_format"):
+        vgg.VGGFeatures(["relu1_1"], weights="random", memory_format="nhwc")
 
 
 def test_caffe_normalisation_by_hand():

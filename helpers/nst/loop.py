@@ -61,15 +61,22 @@ def build_network(
     weights: str | os.PathLike = "caffe",
     pooling: str = "avg",
     device="cpu",
+    memory_format: str = "channels_last",
 ) -> vgg.VGGFeatures:
     """A :class:`helpers.nst.vgg.VGGFeatures` for ``layers``; the weights are loaded once per
-    process (``weights``: ``"caffe"``, ``"torchvision"``, ``"random"`` or a weights file)."""
+    process (``weights``: ``"caffe"``, ``"torchvision"``, ``"random"`` or a weights file;
+    ``memory_format``: the activations' layout, see the class)."""
     key = str(weights)
     if key not in vgg.WEIGHT_SETS:
         key = str(Path(weights).expanduser().resolve()) if Path(weights).exists() else key
     state = vgg.random_state_dict() if key == "random" else _state_dict(key)
     return vgg.VGGFeatures(
-        layers, weights=weights, pooling=pooling, device=device, state_dict=state
+        layers,
+        weights=weights,
+        pooling=pooling,
+        device=device,
+        state_dict=state,
+        memory_format=memory_format,
     )
 
 
@@ -100,7 +107,7 @@ def optimize(
     record_every: int | None = None,
     max_batch: int | None = None,
     progress: bool = True,
-    callback: Callable[[Step], None] | None = None,
+    callback: Callable[[Step], bool | None] | None = None,
     desc: str | None = None,
     style_mix: Callable | None = None,
 ) -> TransferResult:
@@ -138,7 +145,8 @@ def optimize(
         record_every: history interval in evaluations (default ``max(1, steps // 100)``).
         max_batch: split larger batches into runs of at most this many elements.
         progress: show a tqdm bar (``False`` for none).
-        callback: called with a :class:`Step` at every recorded evaluation.
+        callback: called with a :class:`Step` at every recorded evaluation; returning ``True``
+            ends the run there (a normal result with the evaluations spent so far).
         style_mix: several (masked, blended) style images per output instead of ``style``'s
             one: ``style_mix(objectives, model, prepared, style_layers, gram)`` returns the
             style targets (:class:`helpers.nst.losses.StyleMix`); see :mod:`helpers.nst.controls`.
@@ -594,8 +602,8 @@ class _Loop:
             else:
                 self._adam_step(k, parts)
             self.bar.update(1)
-            if k == 1 or k % record_every == 0 or k == steps:
-                self.record(k)
+            if (k == 1 or k % record_every == 0 or k == steps) and self.record(k):
+                break  # the callback asked to stop here
             if self.lbfgs is not None and self.lbfgs.done:
                 if self.records[-1][0] != k:
                     self.record(k)
@@ -636,7 +644,8 @@ class _Loop:
         self.current = parts
         self.adam.step()
 
-    def record(self, k: int) -> None:
+    def record(self, k: int) -> bool:
+        """Store evaluation ``k``'s losses; True when the callback asks to stop."""
         assert self.current is not None
         seconds = time.perf_counter() - self.loop_start
         row = {key: v.cpu().numpy().copy() for key, v in self.current.items()}
@@ -644,7 +653,8 @@ class _Loop:
         self.bar.set_postfix_str(f"loss {row['total'].mean():.4g}", refresh=False)
         if self.callback is not None:
             image = self.lbfgs.x.view_as(self.x) if self.lbfgs else self.x.detach()
-            self.callback(Step(k, seconds, row["total"], image))
+            return self.callback(Step(k, seconds, row["total"], image)) is True
+        return False
 
     def latest_image(self) -> Tensor:
         return (self.lbfgs.x.view_as(self.x) if self.lbfgs is not None else self.x.detach()).clone()

@@ -44,6 +44,19 @@ def _check_gram(gram: str) -> None:
         raise ValueError(f"gram must be one of {GRAM_NORMS}, got {gram!r}")
 
 
+def channel_rows(features: Tensor) -> Tensor:
+    """``(B, N, H, W)`` activations as ``(B, N, H·W)``, one row per filter, without a copy.
+
+    Channels-last activations (:class:`helpers.nst.vgg.VGGFeatures`' default layout) are
+    ``(B, H·W, N)`` in memory: the rows come back as a transposed view of that, which
+    ``torch.bmm`` reads directly (``reshape`` would copy them to NCHW on every evaluation).
+    """
+    b, n, h, w = features.shape
+    if not features.is_contiguous() and features.is_contiguous(memory_format=torch.channels_last):
+        return features.permute(0, 2, 3, 1).reshape(b, h * w, n).transpose(1, 2)
+    return features.reshape(b, n, h * w)
+
+
 def gram_matrix(features: Tensor, *, gram: str = "raw") -> Tensor:
     """Gram matrices of a batch of feature maps.
 
@@ -57,7 +70,7 @@ def gram_matrix(features: Tensor, *, gram: str = "raw") -> Tensor:
     """
     _check_gram(gram)
     b, n, h, w = features.shape
-    flat = features.reshape(b, n, h * w)
+    flat = channel_rows(features)
     g = torch.bmm(flat, flat.transpose(1, 2))
     if gram == "mean":
         g = g / (n * h * w)
@@ -90,7 +103,11 @@ class _GramLoss(torch.autograd.Function):
         grad_flat = grad_target = None
         if ctx.needs_input_grad[0]:
             sym = diff + diff.transpose(1, 2)  # = 2·(G − A) for a symmetric target
-            grad_flat = torch.bmm(sym.mul_(w * (2.0 * ctx.k * ctx.s)), flat)
+            sym.mul_(w * (2.0 * ctx.k * ctx.s))
+            if flat.stride(1) == 1 and flat.shape[1] > 1:  # channels-last rows: keep the layout
+                grad_flat = torch.bmm(flat.transpose(1, 2), sym).transpose(1, 2)  # sym = symᵀ
+            else:
+                grad_flat = torch.bmm(sym, flat)
         if ctx.needs_input_grad[1]:
             grad_target = (diff * (w * (-2.0 * ctx.k))).sum_to_size(ctx.target_shape)
         return grad_flat, grad_target, None, None
@@ -111,7 +128,7 @@ def style_layer_loss(features: Tensor, target_gram: Tensor, *, gram: str = "raw"
     _check_gram(gram)
     b, n, h, w = features.shape
     m = h * w
-    flat = features.reshape(b, n, m)
+    flat = channel_rows(features)
     if gram == "mean":
         return _GramLoss.apply(flat, target_gram, 1.0 / (n * m), 1.0 / (n * n))
     if gram == "berkeley":
@@ -251,7 +268,7 @@ def _masked(features: Tensor, mask: Tensor) -> tuple[Tensor, float]:
     area = float(m.square().sum()) / m.shape[0]
     if area <= 0:
         raise ValueError("the guidance mask is empty at this layer's resolution")
-    return (features * m).reshape(b, n, h * w), (h * w) / area
+    return channel_rows(features * m), (h * w) / area
 
 
 def guided_gram_matrix(features: Tensor, mask: Tensor, *, gram: str = "raw") -> Tensor:

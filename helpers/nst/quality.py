@@ -86,12 +86,15 @@ def delivered_curve(
     steps: int,
     at: Sequence[int] | None = None,
     objective: Objective | None = None,
+    until: float | None = None,
     **options,
 ) -> Curve:
     """Run :func:`helpers.nst.optimize` for ``steps`` evaluations and score the iterate after
     each evaluation in ``at`` (default: 1, 5, every 10, and ``steps``) as delivered.
 
-    ``options`` go to :func:`helpers.nst.optimize` and to the scoring pass.
+    ``until``: stop at the first of those evaluations whose delivered loss is <= ``until``
+    (each is then scored during the run, one forward pass per sampled evaluation; the
+    curve ends there).  ``options`` go to :func:`helpers.nst.optimize` and to the scoring pass.
     """
     from .loop import optimize
 
@@ -103,13 +106,20 @@ def delivered_curve(
     snaps: dict[int, np.ndarray] = {}
     own: dict[int, float] = {}
     user_cb = options.pop("callback", None)
+    scoring = {k: v for k, v in options.items() if k not in ("init", "seed", "history_size", "lr")}
+    scored: dict[int, float] = {}
 
-    def grab(step: Step) -> None:
+    def grab(step: Step) -> bool:
+        stop = user_cb(step) is True if user_cb is not None else False
         if step.evaluation in wanted:
-            snaps[step.evaluation] = step.image[0].detach().cpu().permute(1, 2, 0).numpy().copy()
+            snap = step.image[0].detach().cpu().permute(1, 2, 0).numpy().copy()
+            snaps[step.evaluation] = snap
             own[step.evaluation] = float(step.total[0])
-        if user_cb is not None:
-            user_cb(step)
+            if until is not None:
+                loss = delivered_losses([snap], content, style, objective=objective, **scoring)
+                scored[step.evaluation] = float(loss[0])
+                stop = stop or scored[step.evaluation] <= until
+        return stop
 
     res = optimize(
         objective,
@@ -121,8 +131,11 @@ def delivered_curve(
         **{"progress": False, **options},
     )
     marks = [m for m in marks if m in snaps]  # a run that stopped early has fewer
-    scoring = {k: v for k, v in options.items() if k not in ("init", "seed", "history_size", "lr")}
-    losses = delivered_losses(
-        [snaps[m] for m in marks], content, style, objective=objective, **scoring
-    )
+    todo = [m for m in marks if m not in scored]
+    if todo:
+        fresh = delivered_losses(
+            [snaps[m] for m in todo], content, style, objective=objective, **scoring
+        )
+        scored.update(zip(todo, fresh.tolist()))
+    losses = np.array([scored[m] for m in marks], dtype=np.float64)
     return Curve(marks, losses, np.array([own[m] for m in marks]), res)
