@@ -64,8 +64,8 @@ SWEEP ?= sweeps/smoke.yaml
 sweep: data weights ## run a parameter sweep on Dask (SWEEP=sweeps/smoke.yaml; see README "Sweeps")
 	$(PY) -m helpers sweep $(SWEEP) $(SWEEP_ARGS)
 
-bench: data weights ## benchmarks: prints a table, writes benchmarks/results/*.json
-	$(PY) -m benchmarks
+bench: data weights ## benchmarks (~8 min): a table, benchmarks/results/*.json, benchmarks/RESULTS.md
+	$(PY) -m benchmarks --markdown benchmarks/RESULTS.md
 
 lint: $(STAMP) ## the .pre-commit-config.yaml hooks on every file: ruff, notebooks carry no outputs
 	$(PY) -m pre_commit run --all-files --show-diff-on-failure
