@@ -142,8 +142,13 @@ def test_masked_laplacian_matches_loop_oracle(rng):
     np.testing.assert_array_equal(full, operators.grid_laplacian((h, w)).toarray())
 
 
+@pytest.mark.parametrize("spacing", [None, 0, 4, 8])
 @pytest.mark.parametrize("case", ["interior", "corner", "all_borders", "pins", "thin", "one_pixel"])
-def test_system_operators_and_solve_match_sparse(rng, case):
+def test_system_operators_and_solve_match_sparse(rng, case, spacing):
+    """Both preconditioner choices (box solve alone, box + coarse space) and the automatic
+    one give the products and the solution of the sparse matrix."""
+    if spacing == 0 and case in ("all_borders", "pins"):
+        pytest.skip("a pure Neumann box needs the coarse space (it supplies the constant mode)")
     h, w = 29, 37
     pins = None
     if case == "interior":
@@ -165,7 +170,11 @@ def test_system_operators_and_solve_match_sparse(rng, case):
     else:
         mask = np.zeros((h, w), bool)
         mask[10, 12] = True
-    system = gdf.PoissonSystem(mask, pins=pins)
+    system = gdf.PoissonSystem(mask, pins=pins, coarse_spacing=spacing)
+    if spacing == 0 or (spacing is None and case not in ("all_borders", "pins")):
+        assert system.coarse is None  # small and not pure Neumann: the box solve alone
+    elif case != "one_pixel":
+        assert system.coarse is not None
     a = operators.masked_laplacian(mask, pins=pins)
     ys, xs = np.nonzero(mask)
     oy, ox = system.origin
@@ -195,7 +204,7 @@ def test_coarse_matrix_is_galerkin_product(rng):
     h, w = 40, 52
     mask = blob_mask(h, w, 20, 26, 17)
     mask[0:6, 0:5] = True
-    system = gdf.PoissonSystem(mask)
+    system = gdf.PoissonSystem(mask, coarse_spacing=8)
     co = system.coarse
     a = operators.masked_laplacian(mask)
     ys, xs = np.nonzero(mask)
@@ -522,3 +531,45 @@ def test_target_alpha_passes_through(scene):
     assert res.image.shape == rgba.shape
     np.testing.assert_array_equal(res.image[..., 3], alpha.astype(np.float64))
     np.testing.assert_array_equal(res.image[..., :3], gdf.blend(src, tgt, mask).image)
+
+
+@pytest.mark.parametrize("kinds", [("DD", "DD"), ("NN", "NN"), ("ND", "DN"), ("DN", "NN")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_direct_pocketfft_transform_equals_scipy_fft(rng, monkeypatch, kinds, dtype):
+    from helpers.gdf import box
+
+    assert box._DIRECT  # the pinned scipy passes the import-time self-check: the fast path runs
+    x = rng.random((2, 12, 20)).astype(dtype)
+    fast_fwd = box.transform(x, kinds, inverse=False, in_place=False)
+    fast_inv = box.transform(fast_fwd.copy(), kinds, inverse=True)
+    monkeypatch.setattr(box, "_DIRECT", False)  # the public scipy.fft path
+    np.testing.assert_array_equal(fast_fwd, box.transform(x, kinds, inverse=False, in_place=False))
+    np.testing.assert_array_equal(fast_inv, box.transform(fast_fwd.copy(), kinds, inverse=True))
+    np.testing.assert_allclose(fast_inv, x, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_a_private_pocketfft_that_disagrees_is_not_used(monkeypatch):
+    from helpers.gdf import box
+
+    class Broken:  # what another scipy's private binding might do: other arguments
+        def dst(self, *args):
+            raise TypeError("unexpected arguments")
+
+        dct = dst
+
+    monkeypatch.setattr(box, "_pocketfft", Broken())
+    assert not box._direct_agrees()
+
+
+def test_poisson_guidance_equals_guidance_divergence(rng):
+    from helpers.gdf.blending import _guidance
+
+    h, w = 40, 50
+    mask = blob_mask(h, w, 20, 25, 12)
+    src, tgt = rng.random((h, w, 3)).astype(np.float32), rng.random((h, w, 3)).astype(np.float32)
+    system = gdf.PoissonSystem(mask)
+    g, _ = _guidance(system, src, tgt, (0, 0), "poisson")
+    want = operators.guidance_divergence(
+        system.to_box(src, np.float32), system.to_box(tgt, np.float32)
+    )
+    np.testing.assert_allclose(g, want * system.inside32, rtol=0, atol=1e-12)

@@ -298,7 +298,12 @@ def _guidance(
     covered &= system.to_box(np.ones((h, w), dtype=bool), dtype=bool)[0]  # and inside the target
     if not covered.ravel()[system.ring].all():
         valid = covered
-    g = guidance_divergence(sb, tb, mode=mode, source_valid=valid)
+    if mode == "poisson" and valid is None:
+        # sum_q (d_p - d_q) with d = s - t is the operator's stencil applied to d on Omega
+        # (the same pixel pairs as guidance_divergence, in five passes instead of a dozen)
+        g = system.apply(np.subtract(sb, tb, dtype=np.float64))
+    else:
+        g = guidance_divergence(sb, tb, mode=mode, source_valid=valid)
     g *= system.inside32
     # ||b|| of the full system b = g + A t_Omega (float32 is plenty for a normaliser)
     b = system.apply(np.multiply(tb, system.inside32, dtype=np.float32))
