@@ -46,14 +46,6 @@ def median_time(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) 
     return statistics.median(times)
 
 
-def interleaved_times(
-    fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1
-) -> dict[str, float]:
-    """Median times of several functions run alternately (A B A B ...), so drift hits all alike."""
-    samples = interleaved_samples(fns, repeats=repeats, warmup=warmup)
-    return {k: statistics.median(v) for k, v in samples.items()}
-
-
 def interleaved_samples(
     fns: dict[str, Callable[[], object]], *, repeats: int = 5, warmup: int = 1
 ) -> dict[str, list[float]]:
