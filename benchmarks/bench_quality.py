@@ -235,10 +235,11 @@ def case(
     curves.setdefault("_runs", {})[label] = cur
     last = cur.evaluations[-1]
     at_end = cur.at(last)
+    marks = ", ".join(f"{cur.at(m):.5g} @{m}" for m in (10, 50, 100) if m < last)
     _say(
         f"[3] {label}: peer delivered {level:.5g} after {ref['used']} evaluations; project "
-        f"{cur.at(10):.5g} @10, {cur.at(50):.5g} @50, {at_end:.5g} @{last} -> reaches it "
-        f"at {need} (project run {seconds:.0f} s, stopped there)"
+        f"{marks + ', ' if marks else ''}{at_end:.5g} @{last} -> reaches it at {need} "
+        f"(project run {seconds:.0f} s, stopped there)"
     )
     return [
         Result(

@@ -564,7 +564,7 @@ def _run_all(quick: bool) -> list[Result]:
     else:
         items = [
             partial(
-                cost_per_evaluation, size=256, evals=6, rounds=2, profile_evals=3, layouts=True
+                cost_per_evaluation, size=256, evals=8, rounds=3, profile_evals=3, layouts=True
             ),
             partial(cost_per_evaluation, size=512, evals=4, rounds=2),
             partial(batched_grid, size=64, steps=6, repeats=2),
