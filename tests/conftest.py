@@ -27,6 +27,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: Ctrl-C's default action.
+
+    A test run started in the background by a shell without job control inherits SIGINT
+    *ignored*, and a Python child that starts with SIGINT ignored never raises
+    KeyboardInterrupt; the tests that send it a real SIGINT restore the default first."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_child():
+    """:func:`default_sigint`, for ``subprocess.Popen(..., preexec_fn=sigint_child)``."""
+    return default_sigint
+
+
 UNREACHABLE = "http://127.0.0.1:9"
 """The discard port on this machine: a connection there is refused at once."""
 

@@ -226,7 +226,7 @@ def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize,
 
 
 @pytest.mark.weights
-def test_real_sigint_in_a_subprocess(tmp_path):
+def test_real_sigint_in_a_subprocess(tmp_path, sigint_child):
     """A real SIGINT to a running `python -m helpers stylize` exits 130, saving only when asked."""
     out = tmp_path / "out.png"
     cmd = [
@@ -251,15 +251,21 @@ def test_real_sigint_in_a_subprocess(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=sigint_child,
     )
-    # wait until the progress bar shows evaluations, then interrupt
-    deadline = time.monotonic() + 240  # generous: a loaded CI machine starts torch slowly
-    seen = ""
-    while time.monotonic() < deadline and "eval" not in seen:
-        seen += proc.stderr.read(1)
-    time.sleep(2.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=240)
+    try:
+        # wait until the progress bar shows evaluations, then interrupt
+        deadline = time.monotonic() + 240  # generous: a loaded CI machine starts torch slowly
+        seen = ""
+        while time.monotonic() < deadline and "eval" not in seen:
+            seen += proc.stderr.read(1)
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=240)
+    finally:  # never leave a 100000-step run behind to slow every later test
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert "interrupted after" in err and "Traceback" not in err
     assert not out.exists() and (tmp_path / "out.interrupted.png").exists()

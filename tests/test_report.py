@@ -359,7 +359,9 @@ def _wait_exit(pid: int, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tmp_path):
+def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(
+    series, tmp_path, sigint_child
+):
     """SIGTERM and then SIGINT mid-notebook: the previous complete outputs survive untouched,
     no temporary file or kernel is left behind, and the next run completes with an image
     bitwise identical to the first run's (same seed, CPU)."""
@@ -391,6 +393,7 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tm
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=sigint_child,
         )
         try:
             assert _wait_readable(ready, proc, 240), "the notebook never started"

@@ -100,7 +100,7 @@ def _metrics(out: Path, stem: str) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, sig):
+def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, sig, sigint_child):
     out = series["out"]
     previous = _snapshot(out / "02-second", out / "notebooks" / "02-second.ipynb")
     cmd = [
@@ -119,6 +119,7 @@ def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_child,
     )
     try:
         started = _wait_for(lambda: any(out.glob(".02-second.staging-*/kernel.pid")), 240)
