@@ -55,11 +55,17 @@ def interleaved_samples(
             fn()
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
+        # one collection per round, none inside a timing (a full collection of this process's
+        # heap takes ~0.1-0.2 s once torch is imported: per call it dominated the benchmark)
+        gc.collect()
         for name, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+            finally:
+                gc.enable()
     return samples
 
 
