@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,21 +29,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def default_sigint() -> None:
-    """``preexec_fn`` of a child that a test interrupts with SIGINT: Ctrl-C's default action.
+def interruptible(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(cmd)`` with text pipes for stdout and stderr, for a child that the
+    test interrupts with a real SIGINT: the child starts with Ctrl-C's default action.
 
     A test run started in the background by a shell without job control inherits SIGINT
     *ignored*, and a Python child that starts with SIGINT ignored never raises
-    KeyboardInterrupt; the tests that send it a real SIGINT restore the default first."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-@pytest.fixture
-def sigint_child():
-    """:func:`default_sigint`, for ``subprocess.Popen(..., preexec_fn=sigint_child)``."""
-    return default_sigint
+    KeyboardInterrupt, so the child restores the default before it runs."""
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **kwargs,
+    )
 
 
 UNREACHABLE = "http://127.0.0.1:9"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import file_hashes
+from conftest import file_hashes, interruptible
 
 from helpers import nst
 from helpers.cli import main
@@ -226,7 +225,7 @@ def test_ctrl_c_stops_cleanly_and_saves_only_if_asked(inputs, tmp_path, stylize,
 
 
 @pytest.mark.weights
-def test_real_sigint_in_a_subprocess(tmp_path, sigint_child):
+def test_real_sigint_in_a_subprocess(tmp_path):
     """A real SIGINT to a running `python -m helpers stylize` exits 130, saving only when asked."""
     out = tmp_path / "out.png"
     cmd = [
@@ -244,15 +243,7 @@ def test_real_sigint_in_a_subprocess(tmp_path, sigint_child):
         "100000",
         "--save-on-interrupt",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=sigint_child,
-    )
+    proc = interruptible(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         # wait until the progress bar shows evaluations, then interrupt
         deadline = time.monotonic() + 240  # generous: a loaded CI machine starts torch slowly

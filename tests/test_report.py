@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import interruptible
 
 from helpers import report
 from helpers.cli import main
@@ -359,9 +360,7 @@ def _wait_exit(pid: int, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(
-    series, tmp_path, sigint_child
-):
+def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(series, tmp_path):
     """SIGTERM and then SIGINT mid-notebook: the previous complete outputs survive untouched,
     no temporary file or kernel is left behind, and the next run completes with an image
     bitwise identical to the first run's (same seed, CPU)."""
@@ -386,14 +385,10 @@ def test_killed_run_leaves_no_partial_file_and_the_next_run_completes(
         fifo = tmp_path / f"ready-{sig.name}"
         os.mkfifo(fifo)  # the notebook writes its kernel's pid here once it runs
         ready = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        proc = subprocess.Popen(
+        proc = interruptible(
             [*cmd, "--profile", "smoke"],
             cwd=tmp_path,
             env={**env, "HELPERS_TEST_READY": str(fifo)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=sigint_child,
         )
         try:
             assert _wait_readable(ready, proc, 240), "the notebook never started"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import interruptible
 
 from helpers import report
 
@@ -100,7 +101,7 @@ def _metrics(out: Path, stem: str) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, sig, sigint_child):
+def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, sig):
     out = series["out"]
     previous = _snapshot(out / "02-second", out / "notebooks" / "02-second.ipynb")
     cmd = [
@@ -113,14 +114,7 @@ def test_a_run_stopped_in_its_second_notebook_keeps_both_results_whole(series, s
         "--configs",
         str(series["configs"]),
     ]
-    proc = subprocess.Popen(
-        [*cmd, "--profile", "smoke", "--no-render"],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=sigint_child,
-    )
+    proc = interruptible([*cmd, "--profile", "smoke", "--no-render"], env=os.environ.copy())
     try:
         started = _wait_for(lambda: any(out.glob(".02-second.staging-*/kernel.pid")), 240)
         assert started, "the second notebook never started"
