@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 import math
-import statistics
 import time
 
 import numpy as np
 
-from benchmarks.common import Result, interleaved_samples, median_time
+from benchmarks.common import Result, interleaved_samples, median_time, pair_ratios
 
 
 def irregular_mask(size: int, box: int) -> np.ndarray:
@@ -115,24 +114,19 @@ def bench_vs_opencv(quick: bool) -> list[Result]:
             },
             repeats=3 if quick else 15,
         )
-        times = {k: statistics.median(v) for k, v in samples.items()}
-        pair_ratios = sorted(a / b for a, b in zip(samples["ours"], samples["opencv"]))
-        ratio = statistics.median(pair_ratios)
-        q1, q3 = np.percentile(pair_ratios, [25, 75])
-        ok = ratio <= 1.2 and check.max_residual <= 1e-6 and exact_outside
-        extra.update(
-            ours_s=times["ours"], opencv_s=times["opencv"], samples=samples, pair_ratios=pair_ratios
-        )
+        pr = pair_ratios(samples, "ours", "opencv")
+        ok = pr.ratio <= 1.2 and check.max_residual <= 1e-6 and exact_outside
+        extra.update(ours_s=pr.a_s, opencv_s=pr.b_s, samples=samples, pair_ratios=pr.ratios)
         results.append(
             Result(
                 "7. blend/OpenCV time, 1024^2, 768^2 irregular mask",
-                ratio,
+                pr.ratio,
                 "x",
                 "<= 1.2 (residual <= 1e-6)",
                 ok,
-                f"median of {len(pair_ratios)} interleaved pairs, spread {pair_ratios[0]:.2f}-"
-                f"{pair_ratios[-1]:.2f} (IQR {q1:.2f}-{q3:.2f}); medians "
-                f"ours {times['ours']:.3f} s, OpenCV {times['opencv']:.3f} s, "
+                f"median of {len(pr.ratios)} interleaved pairs, spread {pr.ratios[0]:.2f}-"
+                f"{pr.ratios[-1]:.2f} (IQR {pr.q1:.2f}-{pr.q3:.2f}); medians "
+                f"ours {pr.a_s:.3f} s, OpenCV {pr.b_s:.3f} s, "
                 f"{check.unknowns:,} unknowns, {check.iterations} CG iterations, "
                 f"residual {check.max_residual:.1e}, outside unchanged: {exact_outside}",
                 extra,
@@ -174,26 +168,23 @@ def _bench_examples(cv2) -> list[Result]:
             why = f"OpenCV failed: {str(exc).splitlines()[-1]}"
             results.append(Result(f"example {name}: blend/OpenCV", math.nan, "x", "", None, why))
             continue
-        times = {k: statistics.median(v) for k, v in samples.items()}
-        pair_ratios = sorted(a / b for a, b in zip(samples["ours"], samples["opencv"]))
-        ratio = statistics.median(pair_ratios)
-        q1, q3 = np.percentile(pair_ratios, [25, 75])
+        pr = pair_ratios(samples, "ours", "opencv")
         results.append(
             Result(
                 f"6. example {name} {ex.target.shape[1]}x{ex.target.shape[0]}: blend/OpenCV",
-                ratio,
+                pr.ratio,
                 "x",
                 "<= 1.5",
-                ratio <= 1.5,
-                f"median of {len(pair_ratios)} interleaved pairs (IQR {q1:.2f}-{q3:.2f}); "
-                f"ours {times['ours'] * 1e3:.1f} ms, OpenCV {times['opencv'] * 1e3:.1f} ms, "
+                pr.ratio <= 1.5,
+                f"median of {len(pr.ratios)} interleaved pairs (IQR {pr.q1:.2f}-{pr.q3:.2f}); "
+                f"ours {pr.a_s * 1e3:.1f} ms, OpenCV {pr.b_s * 1e3:.1f} ms, "
                 f"{note}",
                 {
-                    "ours_s": times["ours"],
-                    "opencv_s": times["opencv"],
+                    "ours_s": pr.a_s,
+                    "opencv_s": pr.b_s,
                     "unknowns": res.unknowns,
                     "residual": float(res.max_residual),
-                    "pair_ratios": pair_ratios,
+                    "pair_ratios": pr.ratios,
                 },
             )
         )

@@ -69,6 +69,35 @@ def interleaved_samples(
     return samples
 
 
+@dataclass
+class PairRatios:
+    """``a``/``b`` from interleaved samples: the median of the per-pair ratios (each pair ran
+    back to back, so load drift hits both), their sorted list and quartiles, and the median
+    time of each side."""
+
+    ratio: float
+    ratios: list[float]
+    q1: float
+    q3: float
+    a_s: float
+    b_s: float
+
+
+def pair_ratios(samples: dict[str, list[float]], a: str, b: str) -> PairRatios:
+    """:class:`PairRatios` of ``samples[a]`` over ``samples[b]`` (from
+    :func:`interleaved_samples`)."""
+    ratios = sorted(x / y for x, y in zip(samples[a], samples[b]))
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")  # as np.percentile
+    return PairRatios(
+        statistics.median(ratios),
+        ratios,
+        q1,
+        q3,
+        statistics.median(samples[a]),
+        statistics.median(samples[b]),
+    )
+
+
 def machine() -> dict:
     """Where the numbers were measured."""
     info = {
