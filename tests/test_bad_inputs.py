@@ -695,23 +695,29 @@ def test_weights_command(case, tmp_path):
 
 
 def _asset_manifest(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, Path]:
+    """A mirror laid out by URL path holding ``files``, and a manifest pinning them."""
+    import hashlib
+
     mirror = tmp_path / "mirror"
     lines = []
     for name, data in files.items():
-        (mirror / name).parent.mkdir(parents=True, exist_ok=True)
-        (mirror / name).write_bytes(data)
-        import hashlib
-
+        url = f"https://github.com/o/r/raw/{'0' * 40}/{name}"
+        (mirror / url[8:]).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / url[8:]).write_bytes(data)
         lines += [
             "[[asset]]",
             f'path = "{name}"',
+            f'url = "{url}"',
             f'sha256 = "{hashlib.sha256(data).hexdigest()}"',
-            'url = ""',
             "",
         ]
     manifest = tmp_path / "assets.toml"
     manifest.write_text("\n".join(lines))
     return manifest, mirror
+
+
+def _mirrored(mirror: Path, name: str) -> Path:
+    return mirror / f"github.com/o/r/raw/{'0' * 40}/{name}"
 
 
 ASSET_CASES = [
@@ -738,10 +744,10 @@ def test_assets_command(case, tmp_path, monkeypatch):
         args = ["assets", "--mirror", tmp_path / "nothere"]
         contains = ("nothere", "is not a folder")
     elif case == "mirror-missing-a-file":
-        (mirror / "gdf/b/mask.png").unlink()
-        contains = ("gdf/b/mask.png", "not in mirror", "--mirror")
+        _mirrored(mirror, "gdf/b/mask.png").unlink()
+        contains = ("gdf/b/mask.png", "not in the mirror", "--mirror")
     elif case == "mirror-wrong-checksum":
-        (mirror / "nst/a.jpg").write_bytes(b"tampered")
+        _mirrored(mirror, "nst/a.jpg").write_bytes(b"tampered")
         contains = ("nst/a.jpg", "sha256 mismatch", "--mirror")
     elif case == "local-copy-corrupt":
         (data / "nst").mkdir(parents=True)
@@ -759,12 +765,8 @@ def test_assets_command(case, tmp_path, monkeypatch):
         if data.exists()
         else []
     )
-    # verified files may stay (a re-run skips them); no temporary, nothing unverified
-    assert leftover == {
-        "mirror-missing-a-file": ["nst/a.jpg"],
-        "mirror-wrong-checksum": ["gdf/b/mask.png"],
-        "local-copy-corrupt": ["nst/a.jpg"],
-    }.get(case, []), leftover
+    # all or nothing: no temporary, nothing fetched; a corrupt local copy is left as it was
+    assert leftover == {"local-copy-corrupt": ["nst/a.jpg"]}.get(case, []), leftover
 
 
 REPORT_CASES = [

@@ -17,7 +17,7 @@ def test_report_without_the_images_names_them_and_starts_no_notebook(tmp_path, m
     monkeypatch.setenv("HELPERS_DATA", str(tmp_path / "data"))  # nothing fetched yet
     monkeypatch.setenv("HELPERS_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.setenv("ASSETS_MIRROR", str(tmp_path / "mirror"))
-    (tmp_path / "mirror").mkdir()  # a mirror without the images
+    (tmp_path / "mirror" / "github.com").mkdir(parents=True)  # a mirror without the images
     monkeypatch.setattr(assets, "_download", _offline)
     started = []
     monkeypatch.setattr("helpers.report.run_series", lambda *a, **k: started.append(a) or [])
@@ -32,15 +32,20 @@ def test_report_without_the_images_names_them_and_starts_no_notebook(tmp_path, m
 
 
 def test_report_fetches_missing_images_from_the_mirror_first(tmp_path, monkeypatch, capsys):
-    """A mirror holding the images (here: the checkout's data/) fills an empty data folder."""
-    monkeypatch.setenv("HELPERS_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("HELPERS_OUTPUTS", str(tmp_path / "outputs"))
-    monkeypatch.setenv("ASSETS_MIRROR", str(ROOT / "data"))
-    monkeypatch.setattr(assets, "_download", _offline)
+    """A mirror holding the originals (here: links to the checkout's data/, laid out by URL
+    path) fills an empty data folder."""
     if assets.verify_assets(ROOT / "data"):
         import pytest
 
         pytest.skip("the sample images are not fetched into data/")
+    mirror = tmp_path / "mirror"
+    for asset in assets.load_manifest():
+        (mirror / asset.url_path).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / asset.url_path).symlink_to(ROOT / "data" / asset.path)
+    monkeypatch.setenv("HELPERS_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HELPERS_OUTPUTS", str(tmp_path / "outputs"))
+    monkeypatch.setenv("ASSETS_MIRROR", str(mirror))
+    monkeypatch.setattr(assets, "_download", _offline)
     ran = []
     monkeypatch.setattr("helpers.report.run_series", lambda *a, **k: ran.append(a) or [])
     monkeypatch.setattr("helpers.report.load_results", lambda *a, **k: [])

@@ -9,8 +9,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("assets", help="fetch the sample images into data/ and verify their sha256")
     p.add_argument(
         "--mirror",
-        metavar="DIR",
-        help="local folder with nst/ and gdf/ (default: $ASSETS_MIRROR, else the URLs)",
+        metavar="DIR_OR_URL",
+        help=(
+            "a copy of the originals laid out by URL path: a folder (e.g. ../shared/originals) "
+            "or an http:// base URL (default: $ASSETS_MIRROR, else the URLs themselves)"
+        ),
     )
     p.add_argument("--verify", action="store_true", help="only check what is there; fetch nothing")
     p.set_defaults(func=run_assets)

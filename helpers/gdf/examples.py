@@ -1,8 +1,8 @@
 """Notebook conveniences for blending: the sample examples, OpenCV for comparison, and
 comparisons of every method on the same inputs (notebook 06, the benchmarks, the tests).
 
-The examples are the asset folders ``gdf/<name>/`` (``source``, ``target``, ``mask``) of the
-manifest (:mod:`helpers.assets`), loaded through :func:`helpers.images.load`.
+The examples are defined in :mod:`helpers.gdf.samples` from the public originals of the
+manifest (:mod:`helpers.assets`), and loaded through :func:`helpers.images.load`.
 
 Part of :mod:`helpers.gdf`, on top of blending (:mod:`helpers.gdf.blending`); uses the
 plumbing (assets, images) and :func:`helpers.tables.format_table` for its text table.
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import images
-from ..assets import load_manifest
 from ..errors import UserError
 from ..tables import format_table
 from .blending import MASK_THRESHOLD, blend, naive_paste
+from .samples import EXAMPLES, derive_example
 
 __all__ = [
     "COLUMNS",
@@ -53,27 +53,13 @@ class Example:
 
 
 def list_examples() -> list[str]:
-    """Names of the blending examples in the asset manifest (``gdf/<name>/`` with a mask)."""
-    names = set()
-    for asset in load_manifest():
-        parts = asset.path.split("/")
-        if len(parts) == 3 and parts[0] == "gdf" and parts[2] == "mask.png":
-            names.add(parts[1])
-    return sorted(names)
-
-
-def _example_file(name: str, stem: str) -> str:
-    for asset in load_manifest():
-        parts = asset.path.split("/")
-        if len(parts) == 3 and parts[:2] == ["gdf", name] and parts[2].rsplit(".", 1)[0] == stem:
-            return asset.path
-    raise UserError(
-        f"example {name!r} has no {stem} image; known examples: {', '.join(list_examples())}"
-    )
+    """Names of the blending examples (:data:`helpers.gdf.samples.EXAMPLES`)."""
+    return sorted(EXAMPLES)
 
 
 def load_example(name: str, *, size: int | tuple[int, int] | str | None = None) -> Example:
-    """Load ``data/gdf/<name>/{source,target,mask}`` (any of .png/.jpg) as float images.
+    """One blending example as float images, derived from its public originals
+    (:mod:`helpers.gdf.samples` says how: placed sources, masks from a channel or a polygon).
 
     Args:
         name: one of :func:`list_examples`.
@@ -81,11 +67,9 @@ def load_example(name: str, *, size: int | tuple[int, int] | str | None = None) 
             (aspect kept); ``(W, H)`` or ``"WxH"`` = exactly that size (the Berkeley writeup's
             224x224 renders).  The mask is resized as grey levels and thresholded at 0.5.
     """
-    if name not in list_examples():
+    if name not in EXAMPLES:
         raise UserError(f"unknown example {name!r}; known examples: {', '.join(list_examples())}")
-    source = images.load(_example_file(name, "source"), mode="RGB")
-    target = images.load(_example_file(name, "target"), mode="RGB")
-    mask = images.load(_example_file(name, "mask"), mode="L")
+    source, target, mask = derive_example(EXAMPLES[name])
     size = images.parse_size(size)
     # N only ever downscales (unlike images.load's size), so resize after loading
     if size is not None and (isinstance(size, tuple) or max(target.shape[:2]) > size):
