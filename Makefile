@@ -13,11 +13,11 @@ export ASSETS_MIRROR
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: ASSETS_MIRROR=DIR (local copy of the sample images), PROFILE=smoke|quick|full|auto, SWEEP=FILE SWEEP_ARGS='--workers 2'"
+	@echo "  variables: ASSETS_MIRROR=DIR_OR_URL (a copy of the originals laid out by URL path, for offline machines), PROFILE=smoke|quick|full|auto, SWEEP=FILE SWEEP_ARGS='--workers 2'"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,sweep]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## create or refresh .venv (automatic for the other targets)
@@ -61,7 +61,7 @@ lab: data weights ## JupyterLab on notebooks/ with the project's kernel (panels:
 	$(PY) -m jupyterlab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 SWEEP ?= sweeps/smoke.yaml
-sweep: data weights ## run a parameter sweep on Dask (SWEEP=sweeps/smoke.yaml; see README "Sweeps")
+sweep: data weights ## run a parameter sweep on Dask (extra .[sweep]; SWEEP=sweeps/smoke.yaml; README "Sweeps")
 	$(PY) -m helpers sweep $(SWEEP) $(SWEEP_ARGS)
 
 bench: data weights ## benchmarks (~8 min): a table, benchmarks/results/*.json, benchmarks/RESULTS.md

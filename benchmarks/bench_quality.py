@@ -4,12 +4,12 @@
     python -m benchmarks --quick quality    # harness smoke run, small sizes
 
 The *delivered* image is the one the user gets: clamped to [0, 1] and quantised to 8 bits
-(:func:`helpers.nst.quality.quantize`); every loss here is the project's objective on it.
+(:func:`helpers.images.quantize`); every loss here is the project's objective on it.
 
 3. For Tübingen × Starry Night and Golden Gate × The Great Wave at 128 px and 256 px (longer
    side): the peer (:mod:`benchmarks.peer`, the PyTorch tutorial's way: ``torch.optim.LBFGS``
    with strong Wolfe, clamp at the end) runs 300 evaluations; its delivered loss is the level.
-   The project's default run (:func:`helpers.nst.quality.delivered_curve`) must reach it within
+   The project's default run (:func:`benchmarks.quality.delivered_curve`) must reach it within
    150 evaluations; it stops at the first sampled evaluation (1, 5, every 10) that does.
 3b. The Berkeley recipe (Adam, lr :data:`helpers.nst.BERKELEY_LR` on the [0, 1] image, 1200
    evaluations, Tübingen × Starry Night 128 px): the project must reach its delivered loss
@@ -34,45 +34,15 @@ import os
 import time
 from pathlib import Path
 
-from . import peer
-from .common import RESULTS_DIR, Result
+from . import common, peer, quality
+from .common import NAN, RESULTS_DIR, TUBINGEN, Result, say
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "references"
 """The committed peer and Adam reference curves (see the module docstring)."""
 
-PAIRS = {
-    "Tübingen × Starry Night": ("nst/content/tubingen.jpg", "nst/style/starry_night.jpg"),
-    "Golden Gate × Great Wave": ("nst/content/golden_gate.jpg", "nst/style/great_wave.jpg"),
-}
 SIZES = (128, 256)
 PEER_EVALS, TARGET = 300, 150
 BERKELEY_TARGET = 300
-WEIGHTS = "caffe"
-NAN = float("nan")
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
-
-
-def pair(name: str, size: int):
-    """Content at ``size`` (longer side) and the style resized to its shape, float32 [0, 1]."""
-    from helpers import images
-
-    content_name, style_name = PAIRS[name]
-    content = images.load(content_name, size=size)
-    style = images.resize(images.load(style_name), (content.shape[1], content.shape[0]))
-    return content, style
-
-
-def objective(shape):
-    """The objective :func:`helpers.nst.stylize` uses by default at an output of ``shape``."""
-    from helpers import nst
-
-    ratio_at = getattr(nst, "ratio_at", None)
-    if ratio_at is None:
-        return nst.Objective()
-    return nst.Objective.from_ratio(ratio_at(nst.DEFAULT_RATIO_512, shape[0] * shape[1]))
 
 
 def _key(kind: str, content, style, obj, budget: int) -> Path:
@@ -85,7 +55,7 @@ def _key(kind: str, content, style, obj, budget: int) -> Path:
         "shape": list(content.shape),
         "objective": repr(obj),
         "budget": budget,
-        "weights": str(WEIGHTS),
+        "weights": str(common.WEIGHTS),
         "torch": torch.__version__,
     }
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
@@ -101,7 +71,7 @@ def _cached(path: Path | None, probe) -> dict | None:
     # thread counts change float rounding, and a line search amplifies it: a loose match
     if all(math.isclose(a, b, rel_tol=1e-3) for a, b in zip(fresh, ref["probe"])):
         return ref
-    _say(f"    cached {path.name} does not reproduce its first evaluations: recomputing")
+    say(f"    cached {path.name} does not reproduce its first evaluations: recomputing")
     return None
 
 
@@ -116,8 +86,6 @@ def _store(path: Path | None, ref: dict) -> None:
 
 def peer_reference(content, style, obj, *, budget: int, cache: bool) -> dict:
     """The peer's delivered-loss curve over ``budget`` evaluations, and its final delivered loss."""
-    from helpers.nst import quality
-
     path = _key("peer", content, style, obj, budget) if cache else None
 
     def probe(n: int = 3) -> list[float]:
@@ -127,7 +95,7 @@ def peer_reference(content, style, obj, *, budget: int, cache: bool) -> dict:
             content,
             style,
             evaluations=n,
-            weights=WEIGHTS,
+            weights=common.WEIGHTS,
             on_eval=lambda k, im, loss: seen.append(loss),
         )
         return seen[:n]
@@ -145,7 +113,7 @@ def peer_reference(content, style, obj, *, budget: int, cache: bool) -> dict:
             snaps[k] = image[0].permute(1, 2, 0).numpy().copy()
 
     t0 = time.perf_counter()
-    out = peer.run(obj, content, style, evaluations=budget, weights=WEIGHTS, on_eval=grab)
+    out = peer.run(obj, content, style, evaluations=budget, weights=common.WEIGHTS, on_eval=grab)
     seconds = time.perf_counter() - t0
     marks = [m for m in marks if m in snaps]
     scored = quality.delivered_losses(
@@ -153,7 +121,7 @@ def peer_reference(content, style, obj, *, budget: int, cache: bool) -> dict:
         content,
         style,
         objective=obj,
-        weights=WEIGHTS,
+        weights=common.WEIGHTS,
         device="cpu",
     )
     ref = {
@@ -172,9 +140,8 @@ def peer_reference(content, style, obj, *, budget: int, cache: bool) -> dict:
 def adam_reference(content, style, obj, *, steps: int, cache: bool) -> dict:
     """The Berkeley recipe's run (Adam, lr BERKELEY_LR, content init): its delivered loss."""
     from helpers import nst
-    from helpers.nst import quality
 
-    opts = dict(optimizer="adam", lr=nst.BERKELEY_LR, weights=WEIGHTS, device="cpu")
+    opts = dict(optimizer="adam", lr=nst.BERKELEY_LR, weights=common.WEIGHTS, device="cpu")
     path = _key("adam", content, style, obj, steps) if cache else None
 
     def probe(n: int = 3) -> list[float]:
@@ -186,7 +153,7 @@ def adam_reference(content, style, obj, *, steps: int, cache: bool) -> dict:
     ref = _cached(path, probe)
     if ref is not None:
         return ref
-    _say(
+    say(
         f"    running the Berkeley reference: Adam x {steps} at {content.shape[1]}x"
         f"{content.shape[0]} (minutes on a CPU)"
     )
@@ -214,15 +181,19 @@ def case(
     name: str, size: int, *, budget: int, target: int, peer_evals: int, cache: bool, curves: dict
 ) -> list[Result]:
     """One pair at one size: the peer's level and the evaluations the project needs."""
-    from helpers.nst import quality
-
-    content, style = pair(name, size)
-    obj = objective(content.shape[:2])
+    content, style = common.pair(name, size)
+    obj = common.objective(content.shape[:2])
     ref = peer_reference(content, style, obj, budget=peer_evals, cache=cache)
     level = ref["final"]
     t0 = time.perf_counter()
     cur = quality.delivered_curve(
-        content, style, steps=budget, objective=obj, until=level, weights=WEIGHTS, device="cpu"
+        content,
+        style,
+        steps=budget,
+        objective=obj,
+        until=level,
+        weights=common.WEIGHTS,
+        device="cpu",
     )
     seconds = time.perf_counter() - t0
     need = cur.evaluations_to_reach(level)
@@ -236,7 +207,7 @@ def case(
     last = cur.evaluations[-1]
     at_end = cur.at(last)
     marks = ", ".join(f"{cur.at(m):.5g} @{m}" for m in (10, 50, 100) if m < last)
-    _say(
+    say(
         f"[3] {label}: peer delivered {level:.5g} after {ref['used']} evaluations; project "
         f"{marks + ', ' if marks else ''}{at_end:.5g} @{last} -> reaches it at {need} "
         f"(project run {seconds:.0f} s, stopped there)"
@@ -267,19 +238,23 @@ def case(
 def old_loop(*, size: int, evals: int, curves: dict) -> list[Result]:
     """3c. What the previous loop (unconstrained L-BFGS, clamped at the end: ``bounded=False``)
     delivers after ``evals`` evaluations, and how many the default loop needs for it."""
-    from helpers.nst import quality
-
-    name = "Tübingen × Starry Night"
-    content, style = pair(name, size)
-    obj = objective(content.shape[:2])
+    name = TUBINGEN
+    content, style = common.pair(name, size)
+    obj = common.objective(content.shape[:2])
     h, w = content.shape[:2]
     old = quality.delivered_curve(
-        content, style, steps=evals, objective=obj, weights=WEIGHTS, device="cpu", bounded=False
+        content,
+        style,
+        steps=evals,
+        objective=obj,
+        weights=common.WEIGHTS,
+        device="cpu",
+        bounded=False,
     )
     new = curves.get("_runs", {}).get(f"{name} {w}x{h}")
     if new is None or new.evaluations[-1] < evals:
         new = quality.delivered_curve(
-            content, style, steps=evals, objective=obj, weights=WEIGHTS, device="cpu"
+            content, style, steps=evals, objective=obj, weights=common.WEIGHTS, device="cpu"
         )
     curves.setdefault(f"{name} {w}x{h}", {})["project, bounded=False (old loop)"] = (
         old.evaluations,
@@ -290,8 +265,8 @@ def old_loop(*, size: int, evals: int, curves: dict) -> list[Result]:
     marks = [m for m in (50, 100, 150, 200, 300) if m <= evals]
     pairs = {m: new.evaluations_to_reach(old.at(m)) for m in marks}
     table = ", ".join(f"old {m} -> new {n}" for m, n in pairs.items())
-    _say(f"[3c] evaluations of the default loop for the old loop's delivered loss: {table}")
-    _say(
+    say(f"[3c] evaluations of the default loop for the old loop's delivered loss: {table}")
+    say(
         f"[3c] old loop (bounded=False) delivers {level:.5g} after {evals} evaluations; the "
         f"default loop reaches it at {need} (and delivers {new.at(evals):.5g} after {evals})"
     )
@@ -316,11 +291,10 @@ def berkeley(
     *, size: int, steps: int, budget: int, target: int, cache: bool, curves: dict
 ) -> list[Result]:
     from helpers import nst
-    from helpers.nst import quality
 
-    name = "Tübingen × Starry Night"
-    content, style = pair(name, size)
-    obj = objective(content.shape[:2])
+    name = TUBINGEN
+    content, style = common.pair(name, size)
+    obj = common.objective(content.shape[:2])
     ref = adam_reference(content, style, obj, steps=steps, cache=cache)
     h, w = content.shape[:2]
     cur = curves.get("_runs", {}).get(f"{name} {w}x{h}")  # the case's run, if it got there
@@ -331,7 +305,7 @@ def berkeley(
             steps=budget,
             objective=obj,
             until=ref["final"],
-            weights=WEIGHTS,
+            weights=common.WEIGHTS,
             device="cpu",
         )
     need = cur.evaluations_to_reach(ref["final"])
@@ -339,7 +313,7 @@ def berkeley(
         ref["evaluations"] + [steps],
         ref["delivered"] + [ref["final"]],
     )
-    _say(
+    say(
         f"[3b] Berkeley Adam x {steps}: delivered {ref['final']:.5g}; project reaches it at "
         f"{need} (delivered {cur.at(need or budget):.5g} there)"
     )
@@ -394,16 +368,14 @@ def table(curves: dict, marks=(10, 25, 50, 100, 150, 200, 300)) -> str:
 def run(quick: bool = False) -> list[Result]:
     import torch
 
-    from .bench_style import threads
-
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads())
+    torch.set_num_threads(common.threads())
     curves: dict = {}
     results: list[Result] = []
     try:
         if quick:
             results += case(
-                "Tübingen × Starry Night",
+                TUBINGEN,
                 48,
                 budget=20,
                 target=10,
@@ -415,7 +387,7 @@ def run(quick: bool = False) -> list[Result]:
             results += old_loop(size=48, evals=20, curves=curves)
         else:
             for size in SIZES:
-                for name in PAIRS:
+                for name in common.PAIRS:
                     results += case(
                         name,
                         size,
@@ -440,8 +412,8 @@ def run(quick: bool = False) -> list[Result]:
     curves.pop("_runs", None)
     png = RESULTS_DIR / ("quality-curves-quick.png" if quick else "quality-curves.png")
     plot(curves, png)
-    _say(table(curves))
-    _say(f"    curves: {png}")
+    say(table(curves))
+    say(f"    curves: {png}")
     if quick:
         for r in results:
             if r.ok is not None:

@@ -16,61 +16,23 @@ Evaluations to quality (item 3) are in :mod:`benchmarks.bench_quality`.
    5 alpha/beta = 25 configurations) as one batch vs one after another (``max_batch=1``, the
    same call), same evaluations, interleaved.
 5. Memory: peak resident memory of a 512×512 stylisation with the default optimiser vs a bare
-   forward+backward at that size, each in a fresh subprocess (target <= 1.5).
+   forward+backward at that size, each in a fresh subprocess (target <= 1.5;
+   :mod:`benchmarks.style_memory`).
 9. GPU: not measured without a device.
 
 Timings use every core and the wall clock by default; ``BENCH_THREADS=1`` (for a shared
-machine) uses one intra-op thread and the computing thread's CPU time (:func:`threads`).
+machine) uses one intra-op thread and the computing thread's CPU time
+(:func:`benchmarks.common.threads`).
 """
 
 from __future__ import annotations
 
-import inspect
-import json
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from .common import Result
-
-ROOT = Path(__file__).resolve().parent.parent
-CONTENT = "nst/content/tubingen.jpg"
-STYLE = "nst/style/starry_night.jpg"
-NAN = float("nan")
-WEIGHTS = "caffe"
-"""The VGG-19 weight set of every run (the harness test sets ``"random"``)."""
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
-
-
-def _pair(size: int | str):
-    """Content and style as ``(H, W, 3)`` float32 in [0, 1]; the style resized to the content's
-    shape (what the loop does by default)."""
-    from helpers import images
-
-    content = images.load(CONTENT, size=size)
-    style = images.resize(images.load(STYLE), (content.shape[1], content.shape[0]))
-    return content, style
-
-
-def _rel(path: Path) -> str:
-    """``path`` relative to the repository when inside it."""
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def _default(name: str):
-    from helpers import nst
-
-    return inspect.signature(nst.optimize).parameters[name].default
-
+from . import common, peer
+from .common import NAN, TUBINGEN, Result, say
+from .style_memory import memory
 
 # --- 2. cost per evaluation -------------------------------------------------------------------
 
@@ -84,26 +46,6 @@ def _cpu_clock():
     if torch.get_num_threads() == 1:
         return time.thread_time, "CPU time of the computing thread"
     return time.perf_counter, "wall clock"
-
-
-def _bare_pass(height: int, width: int, memory_format: str = "channels_last"):
-    """The baseline: the same :class:`helpers.nst.vgg.VGGFeatures` (Caffe weights, avg pooling,
-    input normalisation, the project's channels-last layout unless ``memory_format`` says
-    otherwise) cut at relu5_1, an input that requires grad, ``out.sum().backward()``."""
-    import torch
-
-    from helpers import nst
-
-    net = nst.build_network(["relu5_1"], weights=WEIGHTS, device="cpu", memory_format=memory_format)
-    x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).requires_grad_(
-        True
-    )
-
-    def bare() -> None:
-        x.grad = None
-        net(x)["relu5_1"].sum().backward()
-
-    return bare
 
 
 _GROUPS = {
@@ -170,7 +112,7 @@ def _profile(content, style, obj, bare, evals: int) -> dict[str, dict[str, float
         callback=hook,
         progress=False,
         device="cpu",
-        weights=WEIGHTS,
+        weights=common.WEIGHTS,
     )
     shares["project"] = _shares(prof)
     prof = profile(activities=[ProfilerActivity.CPU])
@@ -180,6 +122,43 @@ def _profile(content, style, obj, bare, evals: int) -> dict[str, dict[str, float
     prof.stop()
     shares["bare"] = _shares(prof)
     return shares
+
+
+def _cost_samples(
+    obj, content, style, bare, bare_nchw, *, evals: int, rounds: int, skip: int, clock
+) -> dict[str, list[float]]:
+    """Per-evaluation intervals of the project's loop, the peer and the bare pass (and the NCHW
+    bare pass when ``bare_nchw`` is given), runs alternating ``rounds`` times."""
+    from helpers import nst
+
+    samples: dict[str, list[float]] = {"project": [], "peer": [], "bare": []}
+    if bare_nchw is not None:
+        samples["bare NCHW"] = []
+    for _ in range(rounds):
+        stamps: list[float] = []
+        nst.optimize(
+            obj,
+            content=content,
+            style=style,
+            steps=evals + 1,
+            record_every=1,
+            callback=lambda step, s=stamps: s.append(clock()),
+            progress=False,
+            device="cpu",
+            weights=common.WEIGHTS,
+        )
+        samples["project"] += [b - a for a, b in zip(stamps, stamps[1:])][skip:]
+        out = peer.run(obj, content, style, evaluations=evals, weights=common.WEIGHTS, clock=clock)
+        samples["peer"] += out["intervals"][skip:]
+        for _ in range(evals - skip):
+            t0 = clock()
+            bare()
+            samples["bare"].append(clock() - t0)
+            if bare_nchw is not None:
+                t0 = clock()
+                bare_nchw()
+                samples["bare NCHW"].append(clock() - t0)
+    return samples
 
 
 def cost_per_evaluation(
@@ -195,61 +174,52 @@ def cost_per_evaluation(
     and a bare forward+backward, same process, runs alternating ``rounds`` times; each run's
     first ``skip`` intervals are warm-up.  Medians of the per-evaluation intervals.
     ``layouts``: also time the bare pass with NCHW activations (the channels-last gain)."""
-    from helpers import nst
-
-    from . import peer
-    from .bench_quality import objective
-
-    content, style = _pair(f"{size}x{size}")
-    obj = objective(content.shape[:2])
-    bare = _bare_pass(size, size)
+    content, style = common.pair(TUBINGEN, f"{size}x{size}")
+    obj = common.objective(content.shape[:2])
+    bare = common.bare_pass(size, size)
     bare()
-    bare_nchw = _bare_pass(size, size, "contiguous") if layouts else None
+    bare_nchw = common.bare_pass(size, size, "contiguous") if layouts else None
     if bare_nchw is not None:
         bare_nchw()
     clock, clock_name = _cpu_clock()
-    samples: dict[str, list[float]] = {"project": [], "peer": [], "bare": []}
-    if layouts:
-        samples["bare NCHW"] = []
-    for _ in range(rounds):
-        stamps: list[float] = []
-        nst.optimize(
-            obj,
-            content=content,
-            style=style,
-            steps=evals + 1,
-            record_every=1,
-            callback=lambda step, s=stamps: s.append(clock()),
-            progress=False,
-            device="cpu",
-            weights=WEIGHTS,
-        )
-        samples["project"] += [b - a for a, b in zip(stamps, stamps[1:])][skip:]
-        out = peer.run(obj, content, style, evaluations=evals, weights=WEIGHTS, clock=clock)
-        samples["peer"] += out["intervals"][skip:]
-        for _ in range(evals - skip):
-            t0 = clock()
-            bare()
-            samples["bare"].append(clock() - t0)
-            if bare_nchw is not None:
-                t0 = clock()
-                bare_nchw()
-                samples["bare NCHW"].append(clock() - t0)
+    samples = _cost_samples(
+        obj, content, style, bare, bare_nchw, evals=evals, rounds=rounds, skip=skip, clock=clock
+    )
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ratio, to_bare = med["project"] / med["peer"], med["project"] / med["bare"]
     shares = _profile(content, style, obj, bare, profile_evals) if profile_evals else {}
+    rows = _cost_rows(
+        size, samples, med, shares, clock_name, rounds=rounds, evals=evals, profiled=profile_evals
+    )
+    if layouts:
+        rows.append(_layout_row(size, med, clock_name))
+    return rows
+
+
+def _cost_rows(
+    size: int,
+    samples: dict,
+    med: dict,
+    shares: dict,
+    clock_name: str,
+    *,
+    rounds: int,
+    evals: int,
+    profiled: int,
+) -> list[Result]:
+    """Item 2's two rows (project/peer, project/bare), printed as they are made."""
+    ratio, to_bare = med["project"] / med["peer"], med["project"] / med["bare"]
     prof_text = ", ".join(
         f"{k} {v:.0%}" for k, v in shares.get("project", {}).items() if v >= 0.005
     )
-    _say(
+    say(
         f"[2] {size}x{size}, {clock_name}: project {med['project']:.3f} s/eval, peer "
         f"{med['peer']:.3f}, bare fwd+bwd {med['bare']:.3f} -> project/peer {ratio:.3f}, "
         f"project/bare {to_bare:.3f} (medians of {len(samples['project'])} / "
         f"{len(samples['peer'])} / {len(samples['bare'])}, {rounds} alternating rounds)"
     )
     if shares:
-        _say(f"[2] profile of {profile_evals} project evaluations (self CPU time): {prof_text}")
-        _say(
+        say(f"[2] profile of {profiled} project evaluations (self CPU time): {prof_text}")
+        say(
             "[2] bare pass: "
             + ", ".join(f"{k} {v:.0%}" for k, v in shares["bare"].items() if v >= 0.005)
         )
@@ -257,7 +227,7 @@ def cost_per_evaluation(
         f"{clock_name}; project {med['project']:.3f} s, peer {med['peer']:.3f} s, bare "
         f"{med['bare']:.3f} s per evaluation; {rounds} alternating rounds of {evals}"
     )
-    rows = [
+    return [
         Result(
             f"2. {size}^2 cost per evaluation: project / peer",
             ratio,
@@ -277,24 +247,24 @@ def cost_per_evaluation(
             extra={"profile_shares": shares},
         ),
     ]
-    if layouts:
-        gain = med["bare NCHW"] / med["bare"]
-        _say(
-            f"[2] {size}x{size} bare fwd+bwd: NCHW {med['bare NCHW']:.3f} s, channels-last "
-            f"{med['bare']:.3f} s -> {gain:.3f}x"
-        )
-        rows.append(
-            Result(
-                f"2b. {size}^2 bare fwd+bwd: NCHW / channels-last (the project's layout)",
-                gain,
-                "x",
-                "(reported)",
-                None,
-                f"{clock_name}; NCHW {med['bare NCHW']:.3f} s, channels-last {med['bare']:.3f} s "
-                "per evaluation; the peer computes in NCHW, as the tutorial's torchvision VGG does",
-            )
-        )
-    return rows
+
+
+def _layout_row(size: int, med: dict, clock_name: str) -> Result:
+    """Item 2b: the bare pass in NCHW over channels-last (the project's layout)."""
+    gain = med["bare NCHW"] / med["bare"]
+    say(
+        f"[2] {size}x{size} bare fwd+bwd: NCHW {med['bare NCHW']:.3f} s, channels-last "
+        f"{med['bare']:.3f} s -> {gain:.3f}x"
+    )
+    return Result(
+        f"2b. {size}^2 bare fwd+bwd: NCHW / channels-last (the project's layout)",
+        gain,
+        "x",
+        "(reported)",
+        None,
+        f"{clock_name}; NCHW {med['bare NCHW']:.3f} s, channels-last {med['bare']:.3f} s "
+        "per evaluation; the peer computes in NCHW, as the tutorial's torchvision VGG does",
+    )
 
 
 # --- 4. batched grid --------------------------------------------------------------------------
@@ -302,23 +272,20 @@ def cost_per_evaluation(
 
 def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = None) -> list[Result]:
     """Item 4; ``subset``: only the first rows and columns (a smoke run)."""
-    import numpy as np
-
     from helpers import nst
 
-    content, style = _pair(size)
-    h, w = content.shape[:2]
-    common = dict(steps=steps, progress=False, device="cpu", seed=0, weights=WEIGHTS)
+    content, style = common.pair(TUBINGEN, size)
+    base = dict(steps=steps, progress=False, device="cpu", seed=0, weights=common.WEIGHTS)
 
     cut = dict(ratios=nst.ALPHA_BETA_RATIOS[:subset], style_layer_sets=nst.GROWING_SUBSETS[:subset])
 
     def grid(max_batch: int | None, n: int = steps):
         return nst.alpha_beta_grid(
-            content, style, max_batch=max_batch, **cut, **{**common, "steps": n}
+            content, style, max_batch=max_batch, **cut, **{**base, "steps": n}
         )
 
     grid(None, 1)  # warm-up: a batch of all, and one configuration alone
-    nst.stylize(content, style, **{**common, "steps": 1})
+    nst.stylize(content, style, **{**base, "steps": 1})
     clock, clock_name = _cpu_clock()
     times: dict[str, list[float]] = {"batched": [], "sequential": []}
     wall: dict[str, list[float]] = {"batched": [], "sequential": []}
@@ -329,13 +296,25 @@ def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = No
             last[name] = grid(mb)
             times[name].append(clock() - c0)
             wall[name].append(time.perf_counter() - w0)
+    h, w = content.shape[:2]
+    return _grid_rows((w, h), steps, repeats, times, wall, last, clock_name)
+
+
+def _grid_rows(
+    size: tuple[int, int], steps: int, repeats: int, times, wall, last, clock_name: str
+) -> list[Result]:
+    """Item 4's rows from the timings of the batched and the sequential grids and their last
+    results, printed as they are made."""
+    import numpy as np
+
+    w, h = size
     tb, ts = statistics.median(times["batched"]), statistics.median(times["sequential"])
     wall_ratio = statistics.median(wall["sequential"]) / statistics.median(wall["batched"])
     n = len(last["batched"])
     batched, sequential = last["batched"], last["sequential"]
     diff = float(np.max(np.abs(np.stack(batched.images) - np.stack(sequential.images))))
     rel = float(np.max(np.abs(batched.losses["total"] / sequential.losses["total"] - 1)))
-    _say(
+    say(
         f"[4] {n} configurations at {w}x{h}, {steps} evaluations each: batched {tb:.1f} s, one "
         f"after another {ts:.1f} s "
         f"-> {ts / tb:.2f}x ({clock_name}, medians of {repeats}; wall clock {wall_ratio:.2f}x); "
@@ -378,165 +357,7 @@ def batched_grid(*, size: int, steps: int, repeats: int, subset: int | None = No
     ]
 
 
-# --- 5. memory --------------------------------------------------------------------------------
-
-
-def _vm(field: str) -> int | None:
-    """``VmHWM``/``VmRSS`` of this process in KiB (Linux), None elsewhere."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _memory_child(kind: str, size: int, steps: int) -> dict:
-    """Run in a fresh process: one ``kind`` job at ``size``×``size``; report memory in KiB."""
-    import resource
-
-    import torch
-
-    from helpers import nst
-
-    torch.set_num_threads(threads())
-
-    # same setup in both: imports + the weights in memory
-    nst.build_network(["conv1_1"], weights=WEIGHTS, device="cpu")
-    setup = _vm("VmRSS")
-    try:  # reset VmHWM to the current RSS (Linux), so that it measures the job's peak
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        reset = True
-    except OSError:
-        reset = False
-    t0 = time.perf_counter()
-    if kind == "bare":
-        bare = _bare_pass(size, size)
-        for _ in range(2):
-            bare()
-        info = {}
-    else:
-        content, style = _pair(f"{size}x{size}")
-        res = nst.stylize(
-            content, style, steps=steps, progress=False, device="cpu", weights=WEIGHTS
-        )
-        info = {
-            "optimizer": res.optimizer,
-            "evaluations": res.evaluations,
-            "history_size": _default("history_size"),
-        }
-    return {
-        "kind": kind,
-        "size": size,
-        "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "hwm_kib": _vm("VmHWM") if reset else None,
-        "setup_kib": setup,
-        "seconds": time.perf_counter() - t0,
-        "threads": torch.get_num_threads(),
-        **info,
-    }
-
-
-def _spawn(kind: str, size: int, steps: int) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.bench_style",
-        "--memory-child",
-        kind,
-        str(size),
-        str(steps),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"memory child {kind} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def memory(*, size: int, steps: int) -> list[Result]:
-    """Item 5: peak RSS of the job in fresh processes.  The job's peak is VmHWM after resetting
-    it once imports and weights are in memory (``/proc/self/clear_refs``); raw, nothing
-    subtracted.  Also reported: ``ru_maxrss`` over the whole process life, and both peaks minus
-    the RSS after imports+weights."""
-    bare = _spawn("bare", size, steps)
-    sty = _spawn("stylize", size, steps)
-    key = "hwm_kib" if bare["hwm_kib"] and sty["hwm_kib"] else "peak_kib"
-    raw = sty[key] / bare[key]
-    life = sty["peak_kib"] / bare["peak_kib"]
-    sub = (sty[key] - sty["setup_kib"]) / max(bare[key] - bare["setup_kib"], 1)
-
-    def mib(kib: float) -> str:
-        return f"{kib / 1024:.0f} MiB"
-
-    what = "peak RSS during the job (VmHWM reset after setup)" if key == "hwm_kib" else "ru_maxrss"
-    _say(
-        f"[5] {size}x{size}, {what}: stylize {mib(sty[key])} ({sty['optimizer']}, "
-        f"{sty['evaluations']} evals, history "
-        f"{sty['history_size']}) vs bare fwd+bwd {mib(bare[key])} -> {raw:.2f}x; whole-process "
-        f"ru_maxrss "
-        f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])} -> {life:.2f}x; above the RSS after "
-        f"imports+weights "
-        f"({mib(sty['setup_kib'])} / {mib(bare['setup_kib'])}): "
-        f"{mib(sty[key] - sty['setup_kib'])} vs "
-        f"{mib(bare[key] - bare['setup_kib'])} -> {sub:.2f}x"
-    )
-    notes = (
-        f"{size}x{size}, fresh subprocesses, {what}: stylize {mib(sty[key])} "
-        f"({sty['optimizer']} history "
-        f"{sty['history_size']}, {sty['evaluations']} evals) vs bare fwd+bwd "
-        f"{mib(bare[key])}; "
-        f"ru_maxrss {life:.2f}x; minus RSS after imports+weights {sub:.2f}x"
-    )
-    return [
-        Result(
-            "5. peak RSS 512px: stylize / bare fwd+bwd"
-            if size == 512
-            else f"5. peak RSS {size}px: stylize / bare",
-            raw,
-            "x",
-            "<= 1.5",
-            raw <= 1.5,
-            notes,
-            extra={"stylize": sty, "bare": bare},
-        ),
-        Result(
-            "5a. same, whole-process ru_maxrss",
-            life,
-            "x",
-            "",
-            None,
-            f"{mib(sty['peak_kib'])} vs {mib(bare['peak_kib'])}",
-        ),
-        Result(
-            "5b. same, above the RSS after imports+weights",
-            sub,
-            "x",
-            "",
-            None,
-            f"{mib(sty[key] - sty['setup_kib'])} vs {mib(bare[key] - bare['setup_kib'])}",
-        ),
-    ]
-
-
 # --- all --------------------------------------------------------------------------------------
-
-
-def threads() -> int:
-    """Intra-op threads for these benchmarks: ``$BENCH_THREADS``, default every core.
-
-    On a shared machine set ``BENCH_THREADS=1``: with other jobs running, two OpenMP threads
-    wait on each other at every operator (a 32x32 forward+backward took 1.0 s with 2 threads
-    and 0.06 s with 1), and with one thread the side-by-side timings use the computing
-    thread's CPU time, which other jobs do not inflate.
-    """
-    if os.environ.get("BENCH_THREADS"):
-        return max(1, int(os.environ["BENCH_THREADS"]))
-    return max(1, os.cpu_count() or 1)
 
 
 def run(quick: bool = False) -> list[Result]:
@@ -544,8 +365,8 @@ def run(quick: bool = False) -> list[Result]:
     import torch
 
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads())
-    _say(f"style benchmarks with {torch.get_num_threads()} intra-op thread(s) (BENCH_THREADS)")
+    torch.set_num_threads(common.threads())
+    say(f"style benchmarks with {torch.get_num_threads()} intra-op thread(s) (BENCH_THREADS)")
     try:
         return _run_all(quick)
     finally:
@@ -574,7 +395,7 @@ def _run_all(quick: bool) -> list[Result]:
     for item in items:
         t0 = time.perf_counter()
         results += item()
-        _say(f"    ({item.func.__name__}: {time.perf_counter() - t0:.0f} s wall)")
+        say(f"    ({item.func.__name__}: {time.perf_counter() - t0:.0f} s wall)")
     results.append(
         Result(
             "9. GPU: full report profile, all notebooks",
@@ -598,15 +419,3 @@ def transfer_steps() -> int:
     from helpers import nst
 
     return nst.BERKELEY_STEPS
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--memory-child":
-        print(json.dumps(_memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
-        raise SystemExit(0)
-    print(
-        "usage: python -m benchmarks style  (or: -m benchmarks.bench_style --memory-child "
-        "bare|stylize SIZE STEPS)",
-        file=sys.stderr,
-    )
-    raise SystemExit(2)

@@ -1,7 +1,11 @@
-"""Shared benchmark plumbing: timing medians, result rows, machine description, JSON output.
+"""Shared benchmark plumbing: timing medians, result rows, machine description, JSON output,
+and what the style-transfer benchmarks share (weights, image pairs, objective, threads).
 
 A benchmark module ``benchmarks/bench_<topic>.py`` exposes ``run(quick: bool) -> list[Result]``.
-Times are medians over repeats; ratios are measured side by side in the same process.
+Times are medians over repeats; ratios are measured side by side in the same process.  The
+benchmark modules import this one and not each other; the style-transfer ones read
+:data:`WEIGHTS` and call :func:`pair` through this module (``common.WEIGHTS``), so that the
+harness test can swap them for the random-weight VGG-19 and synthetic images.
 """
 
 from __future__ import annotations
@@ -18,6 +22,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+NAN = float("nan")
+
+WEIGHTS = "caffe"
+"""The VGG-19 weight set of every style-transfer run (the harness test sets ``"random"``)."""
+
+TUBINGEN = "Tübingen × Starry Night"
+PAIRS = {
+    TUBINGEN: ("nst/content/tubingen.jpg", "nst/style/starry_night.jpg"),
+    "Golden Gate × Great Wave": ("nst/content/golden_gate.jpg", "nst/style/great_wave.jpg"),
+}
+"""Content and style image of each style-transfer pair."""
 
 
 @dataclass
@@ -31,6 +46,67 @@ class Result:
     ok: bool | None = None
     notes: str = ""
     extra: dict = field(default_factory=dict)
+
+
+def say(text: str) -> None:
+    """One progress line, flushed (a benchmark runs for minutes)."""
+    print(text, flush=True)
+
+
+def pair(name: str, size: int | str):
+    """Content of pair ``name`` at ``size`` (longer side, or ``"WxH"``) and the style resized to
+    its shape (what the loop does by default), as ``(H, W, 3)`` float32 in [0, 1]."""
+    from helpers import images
+
+    content_name, style_name = PAIRS[name]
+    content = images.load(content_name, size=size)
+    style = images.resize(images.load(style_name), (content.shape[1], content.shape[0]))
+    return content, style
+
+
+def objective(shape):
+    """The objective :func:`helpers.nst.stylize` uses by default at an output of ``shape``."""
+    from helpers import nst
+
+    ratio_at = getattr(nst, "ratio_at", None)
+    if ratio_at is None:
+        return nst.Objective()
+    return nst.Objective.from_ratio(ratio_at(nst.DEFAULT_RATIO_512, shape[0] * shape[1]))
+
+
+def bare_pass(height: int, width: int, memory_format: str = "channels_last"):
+    """The style benchmarks' baseline, as a function of no arguments: the same
+    :class:`helpers.nst.vgg.VGGFeatures` (:data:`WEIGHTS`, avg pooling, input normalisation,
+    the project's channels-last layout unless ``memory_format`` says otherwise) cut at relu5_1,
+    an input that requires grad, ``out.sum().backward()``."""
+    import torch
+
+    from helpers import nst
+
+    net = nst.build_network(["relu5_1"], weights=WEIGHTS, device="cpu", memory_format=memory_format)
+    x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).requires_grad_(
+        True
+    )
+
+    def bare() -> None:
+        x.grad = None
+        net(x)["relu5_1"].sum().backward()
+
+    return bare
+
+
+def threads() -> int:
+    """Intra-op threads for the style-transfer benchmarks: ``$BENCH_THREADS``, default every
+    core.
+
+    On a shared machine set ``BENCH_THREADS=1``: with other jobs running, two OpenMP threads
+    wait on each other at every operator (a 32x32 forward+backward took 1.0 s with 2 threads
+    and 0.06 s with 1), and with one thread the side-by-side timings use the computing
+    thread's CPU time, which other jobs do not inflate.
+    """
+    if os.environ.get("BENCH_THREADS"):
+        return max(1, int(os.environ["BENCH_THREADS"]))
+    return max(1, os.cpu_count() or 1)
 
 
 def median_time(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> float:

@@ -452,17 +452,19 @@ def tiling_panels(plain, seamless, *, reps=(2, 2), cell_size=3.4) -> Figure:
     return image_grid([[before, after]], titles=titles, cell_size=cell_size)
 
 
-def color2gray_panels(rows, *, cell_size=2.6) -> Figure:
-    """One row per ``(name, rgb, result, kept, plain)``: colour | plain luminance | Color2Gray
-    (``result`` a :class:`helpers.gdf.Color2GrayResult`; ``kept``/``plain`` the mean |grad|
-    across colour edges of each grey image)."""
-    images = [[rgb, res.luminance, res.clipped] for _, rgb, res, _, _ in rows]
+def color2gray_panels(reports, *, cell_size=2.6) -> Figure:
+    """One row per :class:`helpers.gdf.ContrastReport`: colour | plain luminance | Color2Gray,
+    each grey image titled with its mean |grad| across the colour edges."""
+    images = [[r.rgb, r.result.luminance, r.result.clipped] for r in reports]
     titles = [
         [
             "colour",
-            f"plain luminance\ncontrast {plain:.3f}",
-            f"Color2Gray, {res.seconds * 1e3:.0f} ms\ncontrast {kept:.3f} ({kept / plain:.1f}x)",
+            f"plain luminance\ncontrast {r.plain:.3f}",
+            f"Color2Gray, {r.result.seconds * 1e3:.0f} ms\n"
+            f"contrast {r.kept:.3f} ({r.kept / r.plain:.1f}x)",
         ]
-        for _, _, res, kept, plain in rows
+        for r in reports
     ]
-    return image_grid(images, row_labels=[r[0] for r in rows], titles=titles, cell_size=cell_size)
+    return image_grid(
+        images, row_labels=[r.name for r in reports], titles=titles, cell_size=cell_size
+    )

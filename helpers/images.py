@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .assets import asset_path, is_asset_name
 from .errors import UserError
-from .runtime import atomic_path
+from .runtime import atomic_path, check_writable
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs, allow large photos
@@ -151,9 +152,23 @@ def load(
     return resize(image, size) if size is not None else image
 
 
+LUMA = np.array([0.299, 0.587, 0.114])
+"""ITU-R BT.601 luma weights (R, G, B), float64, read-only: Pillow's mode ``L`` and every grey
+conversion of the series (:func:`rgb_to_luminance`, :mod:`helpers.gdf`)."""
+LUMA.flags.writeable = False
+
+
 def rgb_to_luminance(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R BT.601 luma of an (H, W, 3) float image, as (H, W)."""
-    return (rgb[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=rgb.dtype)).astype(np.float32)
+    """ITU-R BT.601 luma (:data:`LUMA`) of an (H, W, 3) float image, as (H, W)."""
+    return (rgb[..., :3] @ LUMA.astype(rgb.dtype)).astype(np.float32)
+
+
+def _levels(image: np.ndarray) -> np.ndarray:
+    """The one 8-bit rounding rule: clamp to [0, 1], scale to 0-255, round half up.
+
+    Whole levels 0..255, in the dtype of ``image`` (float32 stays float32).
+    """
+    return np.floor(np.clip(image, 0.0, 1.0) * 255.0 + 0.5)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -163,13 +178,20 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         return image
     if not np.isfinite(image).all():
         raise UserError("image contains NaN or infinite values; refusing to save it")
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return _levels(image).astype(np.uint8)
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95) -> Path:
-    """Write a float image in [0, 1] ((H, W) or (H, W, C)) atomically.
+def quantize(image: np.ndarray) -> np.ndarray:
+    """``image`` as its 8-bit file holds it: rounded as :func:`to_uint8` does, back in [0, 1]
+    as float32 (the arithmetic in float32)."""
+    arr = np.asarray(image, dtype=np.float32)
+    return (_levels(arr) / 255.0).astype(np.float32)
 
-    The format follows the suffix (:data:`SAVE_SUFFIXES`).
+
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format an output path's suffix names (:data:`SAVE_SUFFIXES`).
+
+    Any other suffix is one :class:`UserError` line.
     """
     path = Path(path)
     fmt = SAVE_SUFFIXES.get(path.suffix.lower())
@@ -177,6 +199,33 @@ def save_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95)
         raise UserError(
             f"output {path}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
         )
+    return fmt
+
+
+def check_output(
+    path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike | None] = ()
+) -> Path:
+    """The one output-path check, before any work: a known image suffix, a folder that takes
+    the file (:func:`helpers.runtime.check_writable`), and not one of ``inputs`` (an input is
+    never overwritten).  Returns the path; bad ones are one :class:`UserError` line."""
+    path = Path(path)
+    image_format(path)
+    check_writable(path)
+    for name in inputs:
+        if not (name and Path(name).exists() and path.exists()):
+            continue
+        if path.resolve() == Path(name).resolve():
+            raise UserError(f"output {path} is an input image; choose another -o path")
+    return path
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95) -> Path:
+    """Write a float image in [0, 1] ((H, W) or (H, W, C)) atomically.
+
+    The format follows the suffix (:func:`image_format`).
+    """
+    path = Path(path)
+    fmt = image_format(path)
     arr = to_uint8(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]

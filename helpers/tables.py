@@ -2,7 +2,9 @@
 
 Every table the series prints (loss tables, run comparisons, blend timings, the report's
 pass/fail and drift tables) goes through :func:`format_table`, so they all read alike:
-a header, an optional rule, text left-aligned and numbers right-aligned.
+a header, an optional rule, text left-aligned and numbers right-aligned.  The method packages
+return data; the gradient-domain notebooks' tables are laid out here
+(:func:`blend_comparison_table`, :func:`edit_comparison_table`).
 
 >>> print(format_table([{"run": "adam", "loss": 1.5e7}], formats={"loss": ".3g"}))
 run      loss
@@ -11,6 +13,7 @@ adam  1.5e+07
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -86,3 +89,78 @@ def format_table(
         lines.append((" " * gap).join("-" * w for w in widths))
     lines += [line(row) for row in cells[1:]]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- gradient domain
+
+BLEND_COLUMNS = (
+    "example",
+    "size",
+    "unknowns",
+    "Poisson res / it / ms",
+    "mixed res / it / ms",
+    "OpenCV normal / mixed ms",
+    "|exact - OpenCV| normal / mixed",
+)
+"""The columns of :func:`blend_comparison_table`."""
+
+
+def _blend_row(c: Any) -> tuple[str, ...]:
+    """One example's cells of :func:`blend_comparison_table` (text, in ``BLEND_COLUMNS`` order)."""
+    h, w = c.shape
+    cv = c.seconds["OpenCV normal"], c.seconds["OpenCV mixed"]
+    if math.isnan(cv[0]):  # OpenCV was not run
+        cv_text = diff_text = "not installed"
+    else:
+        cv_text = f"{cv[0] * 1e3:.0f} / {cv[1] * 1e3:.0f}"
+        normal, mixed = c.opencv_difference("Poisson"), c.opencv_difference("mixed")
+        diff_text = f"{normal:.1f} / {mixed:.1f} levels"
+
+    def solved(column: str) -> str:
+        residual, ms = c.residuals[column], c.seconds[column] * 1e3
+        return f"{residual:.1e} / {c.iterations[column]} / {ms:.0f}"
+
+    return (
+        c.name,
+        f"{w}x{h}",
+        f"{c.unknowns:,}",
+        solved("Poisson"),
+        solved("mixed"),
+        cv_text,
+        diff_text,
+    )
+
+
+def blend_comparison_table(comparisons: Sequence[Any]) -> str:
+    """Notebook 06's table of :class:`helpers.gdf.Comparison` results: size, unknowns,
+    residuals, iterations and times per example, and the difference from OpenCV."""
+    return format_table([_blend_row(c) for c in comparisons], BLEND_COLUMNS, rule=True)
+
+
+EDIT_COLUMNS = ("edit", "unknowns", "residual", "ours ms", "OpenCV ms", "|ours - OpenCV|")
+"""The columns of :func:`edit_comparison_table`."""
+
+
+def edit_comparison_table(results: Mapping[str, Any], comparisons: Mapping[str, Any]) -> str:
+    """Notebook 08's closing table, one row per edit: unknowns, residual and time of ours
+    (``results``: name -> a solved result such as :class:`helpers.gdf.EditResult`), and
+    OpenCV's time and mean difference inside the region in 8-bit levels where
+    ``comparisons`` (name -> :class:`helpers.gdf.EditComparison`) has that edit."""
+    rows = []
+    for name, res in results.items():
+        c = comparisons.get(name)
+        if c is None or c.opencv is None:
+            cv_ms = diff = "-" if c is None else "not installed"
+        else:
+            cv_ms, diff = f"{c.opencv_seconds * 1e3:.0f}", f"{c.difference:.1f} levels"
+        rows.append(
+            (
+                name,
+                f"{res.unknowns:,}",
+                f"{res.max_residual:.1e}",
+                f"{res.seconds * 1e3:.0f}",
+                cv_ms,
+                diff,
+            )
+        )
+    return format_table(rows, EDIT_COLUMNS, rule=True)

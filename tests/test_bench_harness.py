@@ -4,16 +4,20 @@ images), in a few seconds.  Timings are not checked (benchmarks, not tests)."""
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from benchmarks import bench_quality, bench_style, peer
+from benchmarks import bench_quality, bench_style, common, peer, quality
 from benchmarks.common import format_table
 from helpers import nst
-from helpers.nst import quality
+from helpers.images import quantize
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.fixture
@@ -26,20 +30,18 @@ def pair():
 
 @pytest.fixture
 def tiny(monkeypatch, tmp_path, random_weights, pair):
-    for module in (bench_style, bench_quality):
-        monkeypatch.setattr(module, "WEIGHTS", random_weights)
+    monkeypatch.setattr(common, "WEIGHTS", random_weights)  # every benchmark reads it there
     monkeypatch.setattr(bench_quality, "RESULTS_DIR", tmp_path)
-    monkeypatch.setattr(bench_style, "_pair", lambda size: pair)
-    monkeypatch.setattr(bench_quality, "pair", lambda name, size: pair)
+    monkeypatch.setattr(common, "pair", lambda name, size: pair)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the benchmarks run (bench_style.threads())
+    torch.set_num_threads(1)  # as the benchmarks run (common.threads())
     yield tmp_path
     torch.set_num_threads(threads)
 
 
 def test_peer_computes_the_projects_objective(pair, random_weights):
     content, style = pair
-    obj = bench_quality.objective(content.shape[:2])
+    obj = common.objective(content.shape[:2])
     ours = nst.optimize(
         obj,
         content=content,
@@ -57,7 +59,7 @@ def test_peer_computes_the_projects_objective(pair, random_weights):
         [content], content, style, objective=obj, device="cpu", weights=random_weights
     )
     assert scored[0] == pytest.approx(
-        peer.initial_loss(obj, quality.quantize(content), style, weights=random_weights), rel=1e-5
+        peer.initial_loss(obj, quantize(content), style, weights=random_weights), rel=1e-5
     )
 
 
@@ -106,3 +108,41 @@ def test_batched_grid_and_table(tiny):
     assert rows[0].extra["image_diff"] < 1e-3  # the same optimisation, batched or not
     table = format_table(rows)
     assert rows[0].name in table and "nan" in table  # the unmeasured GPU row is shown, not dropped
+
+
+def _imported_benchmarks(path: Path) -> set[str]:
+    """The ``benchmarks`` modules that ``path`` imports anywhere, function bodies included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            names = [base] if base != "benchmarks" else [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            name = name.removeprefix("benchmarks.")
+            if (BENCHMARKS / f"{name.split('.')[0]}.py").is_file():
+                found.add(name.split(".")[0])
+    return found
+
+
+def test_benchmark_modules_share_helpers_without_importing_each_other():
+    """A benchmark imports the shared modules (common, peer, quality, ...), never another
+    ``bench_*`` topic, so there is no import circle, not even inside a function."""
+    graph = {p.stem: _imported_benchmarks(p) for p in BENCHMARKS.glob("*.py")}
+    assert "common" in graph["bench_style"] and "common" in graph["bench_quality"]
+    for module, imports in graph.items():
+        if module != "__main__":
+            assert not {m for m in imports if m.startswith("bench_")}, module
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, {m})] == []

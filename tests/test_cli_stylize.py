@@ -114,6 +114,26 @@ def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
     assert seen["progress"] is False and seen["weights"] == "random"
 
 
+def test_regulariser_flags_reach_the_loop_and_the_bar_goes_to_stderr(
+    inputs, tmp_path, stylize, monkeypatch
+):
+    content, style = inputs
+    seen = {}
+    real = nst.stylize
+
+    def spy(c, s, **kwargs):
+        seen.update(kwargs)
+        return real(c, s, **kwargs)
+
+    monkeypatch.setattr(nst, "stylize", spy)
+    out = tmp_path / "o.png"
+    argv = [content, style, "-o", out, "--size", "32", "--steps", "2", "--edge-tv-weight", "0.5"]
+    code, stdout, stderr = stylize(argv)
+    assert code == 0 and seen["edge_tv_weight"] == 0.5 and seen["tv_weight"] == 0.0
+    assert len(stdout.strip().splitlines()) == 1  # the summary line only
+    assert "stylize" in stderr and "eval" in stderr  # the bar the CLI attached
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -128,6 +148,7 @@ def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
         (["--ratio", "1e-3", "--alpha", "1"], "either --ratio or --alpha/--beta"),
         (["--alpha", "0", "--beta", "0"], "alpha and beta are both 0"),
         (["--alpha", "-1", "--beta", "1"], "alpha must be finite and >= 0"),
+        (["--edge-tv-weight", "-1"], "edge_tv_weight must be finite and >= 0"),
         (["--device", "cuda"], "no CUDA GPU"),
         (["--weights", "missing.pth"], "file not found"),
         (

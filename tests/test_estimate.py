@@ -1,13 +1,14 @@
-"""The report's estimate before a run (issue 19): its arithmetic, its counts, and the refusal
-of a run estimated at over an hour on a CPU without a terminal and without ``--yes``.
+"""The report's estimate before a run (issue 25): the last run's seconds from results.json, the
+profile's constant times one short timing where there is none, and the refusal of a run
+estimated at over an hour on a CPU without a terminal and without ``--yes``.
 
-No test here compares an estimate with a wall-clock time (that was measured once and stated in
-the issue's closing note).
+No test here compares an estimate with a wall-clock time (the report prints both side by side).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import sys
 from pathlib import Path
 
@@ -21,55 +22,112 @@ from helpers.report import estimate
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_notebook_seconds_is_the_documented_sum():
-    speed = estimate.Speed("cpu", step=0.1, image=0.01, pixel=1e-6, figure=2.0, solve=1e-6)
-    plan = estimate.Plan(
-        "x",
-        works=[estimate.Work(4, 1000, 10), estimate.Work(1, 500, 2)],
-        figures=3,
-        solve_pixels=1000,
+def _plan(*stems: str) -> list[tuple[Path, dict]]:
+    return [(Path("notebooks") / f"{stem}.ipynb", {}) for stem in stems]
+
+
+def _results(path: Path, *runs: tuple[str, str, float, str]) -> Path:
+    """A results.json as the runner writes it: (notebook, status, seconds, profile) each."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = [
+        report.NotebookResult(nb, status, seconds, profile, device="cpu (2 threads)")
+        for nb, status, seconds, profile in runs
+    ]
+    return report.save_results(results, path)
+
+
+def _no_timing(*_a, **_k):
+    raise AssertionError("nothing should be timed")
+
+
+def test_the_last_passed_run_under_the_profile_is_the_estimate(tmp_path, monkeypatch):
+    path = _results(
+        tmp_path / "results.json",
+        ("01-a", "passed", 12.5, "quick"),
+        ("02-b", "passed", 3.0, "smoke"),  # another profile: not this one's time
+        ("03-c", "failed", 99.0, "quick"),  # a failed run says nothing about a whole one
     )
-    by_hand = (
-        estimate.KERNEL_SECONDS
-        + 3 * 2.0
-        + 10 * (0.1 + 4 * (0.01 + 1000 * 1e-6))
-        + 2 * (0.1 + 1 * (0.01 + 500 * 1e-6))
-        + 1000 * 1e-6
+    monkeypatch.setattr(estimate, "calibrate", _no_timing)  # the timing is given here
+    series = estimate.estimate_series(
+        _plan("01-a", "02-b", "03-c", "04-new"),
+        "quick",
+        device="cpu",
+        results=path,
+        calibration=0.01,
     )
-    assert speed.notebook_seconds(plan) == pytest.approx(by_hand)
-    # a notebook without a known workload still costs its kernel and figures
-    assert speed.notebook_seconds(estimate.Plan("y", figures=1)) == pytest.approx(
-        estimate.KERNEL_SECONDS + 2.0
+    fallback = estimate.KERNEL_SECONDS + estimate.PROFILE_UNITS["quick"] * 0.01
+    assert series.seconds == {
+        "01-a": 12.5,
+        "02-b": pytest.approx(fallback),
+        "03-c": pytest.approx(fallback),
+        "04-new": pytest.approx(fallback),  # a notebook with no entry at all
+    }
+    sources = {e.notebook: (e.source, e.device) for e in series.notebooks}
+    assert sources["01-a"] == (estimate.LAST_RUN, "cpu (2 threads)")
+    assert {s for s, _ in list(sources.values())[1:]} == {estimate.CALIBRATED}
+    assert series.total == pytest.approx(12.5 + 3 * fallback)
+    assert "last quick run" in series.notebooks[0].describe("quick")
+    assert "no quick run recorded" in series.notebooks[3].describe("quick")
+
+
+def test_without_results_json_each_notebook_is_the_profiles_constant_times_one_timing(
+    tmp_path, monkeypatch
+):
+    timings = []
+    monkeypatch.setattr(estimate, "calibrate", lambda device: timings.append(device) or 0.02)
+    totals = {}
+    for profile in report.PROFILES:
+        series = estimate.estimate_series(
+            _plan("01-a", "02-b"), profile, device="cpu", results=tmp_path / "missing.json"
+        )
+        one = estimate.KERNEL_SECONDS + estimate.PROFILE_UNITS[profile] * 0.02
+        assert series.seconds == {"01-a": pytest.approx(one), "02-b": pytest.approx(one)}
+        assert series.calibration == 0.02 and series.device.startswith("cpu")
+        totals[profile] = series.total
+    assert len(timings) == len(report.PROFILES)  # one timing per estimate, not per notebook
+    assert totals["smoke"] < totals["quick"] < totals["full"]
+
+
+def test_a_series_that_ran_before_is_estimated_without_timing_anything(tmp_path, monkeypatch):
+    path = _results(
+        tmp_path / "results.json", ("01-a", "passed", 4.0, "smoke"), ("02-b", "passed", 6, "smoke")
     )
+    monkeypatch.setattr(estimate, "calibrate", _no_timing)
+    series = estimate.estimate_series(_plan("01-a", "02-b"), "smoke", device="cpu", results=path)
+    assert series.seconds == {"01-a": 4.0, "02-b": 6.0} and series.calibration is None
 
 
-def test_every_notebook_is_modelled_and_the_profiles_grow():
-    """WORKLOADS must follow the notebooks: each one's counts read under every profile, and
-    the work grows from smoke to quick to full (pixels x images x evaluations, or pixels
-    solved)."""
-    for notebook in report.discover(ROOT / "notebooks"):
-        work = []
-        for profile in report.PROFILES:
-            params = report.profile_parameters(notebook, profile, ROOT / "configs")
-            plan = estimate.plan_notebook(notebook, params)
-            assert plan.modelled, f"{notebook.stem}: add it to estimate.WORKLOADS"
-            pixels = sum(w.images * w.pixels * w.evaluations for w in plan.works)
-            work.append(pixels + plan.solve_pixels)
-        assert work[0] <= work[1] <= work[2], (notebook.stem, work)
-        assert work[2] > 0, notebook.stem
+def test_an_unreadable_results_json_is_no_last_run(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text("{ not json")
+    assert estimate.last_runs("quick", bad) == {}
+    bad.write_text('{"results": [{"notebook": "01-a"}]}')  # a record missing its fields
+    assert estimate.last_runs("quick", bad) == {}
+    assert estimate.last_runs("quick", tmp_path / "missing.json") == {}
 
 
-def test_an_unknown_notebook_is_estimated_from_kernel_and_figures(tmp_path):
-    import nbformat
+def test_calibrate_times_one_evaluation_on_the_cpu():
+    seconds = estimate.calibrate("cpu", repeats=1)
+    assert math.isfinite(seconds) and 0 < seconds < 60
 
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("SEED = 0")
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell("run.save_figure(fig, 'a', caption='A.')")]
-    path = tmp_path / "09-new.ipynb"
-    nbformat.write(nb, str(path))
-    plan = estimate.plan_notebook(path, {})
-    assert not plan.modelled and plan.works == [] and plan.figures == 1
+
+def test_the_cli_prints_the_last_runs_seconds(tmp_path, monkeypatch):
+    outputs = tmp_path / "outputs"
+    monkeypatch.setenv("HELPERS_OUTPUTS", str(outputs))
+    notebooks = report.discover(ROOT / "notebooks")
+    _results(
+        outputs / "notebooks" / "results.json",
+        *((nb.stem, "passed", 10, "full") for nb in notebooks),
+    )
+    monkeypatch.setattr(estimate, "calibrate", _no_timing)
+    ran = []
+    monkeypatch.setattr(report, "run_series", lambda *a, **k: ran.append(k["estimates"]) or [])
+    result = run_cli("report", "--profile", "full", "--no-render")
+    assert result.code == 0, result.stderr
+    assert "estimate 04-style-transfer: 10 s (its last full run, on cpu (2 threads))" in (
+        result.stdout
+    )
+    assert ran == [{nb.stem: 10.0 for nb in notebooks}]  # kept beside the measured times
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for a CPU-only machine")

@@ -225,3 +225,13 @@ def test_editing_bad_inputs(files, tmp_path):
     line = tmp_path / "line.png"
     Image.fromarray(np.zeros((2, 9, 3), np.uint8)).save(line)
     _bad(f, tmp_path, ["tile", line], "3x3")
+
+
+def test_blend_modes_are_gdfs_mode_table():
+    from helpers import gdf
+    from helpers.cli import build_parser
+
+    blend = build_parser()._subparsers._group_actions[0].choices["blend"]
+    mode = next(a for a in blend._actions if a.dest == "mode")
+    assert tuple(mode.choices) == tuple(gdf.MODES)
+    assert set(gdf.EDIT_MODES) == set(gdf.EDITS) == {"flatten", "illumination", "color"}

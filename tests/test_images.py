@@ -143,6 +143,22 @@ def test_save_is_atomic_and_refuses_nan(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+def test_quantize_is_the_8_bit_file_and_check_output_refuses_bad_paths(tmp_path):
+    x = np.array([-0.2, 0.0, 0.5 / 255, 0.4999 / 255, 0.3, 1.0, 1.7], np.float32)
+    q = images.quantize(x)
+    assert q.dtype == np.float32
+    np.testing.assert_array_equal(q, images.to_uint8(x).astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(images.to_uint8(x), [0, 0, 1, 0, 77, 255, 255])
+    src = tmp_path / "in.png"
+    images.save_image(src, np.zeros((2, 2)))
+    assert images.check_output(tmp_path / "out.jpg", inputs=[src, None]) == tmp_path / "out.jpg"
+    with pytest.raises(UserError, match="unknown image suffix"):
+        images.check_output(tmp_path / "out.gif")
+    with pytest.raises(UserError, match="is an input image"):
+        images.check_output(src, inputs=[None, str(src)])
+    assert images.image_format(tmp_path / "a.TIF") == "TIFF"
+
+
 @pytest.mark.parametrize(
     "size, shape",
     [(None, (20, 30)), (60, (40, 60)), ("15x10", (10, 15)), ((16, 16), (16, 16)), ("12", (8, 12))],

@@ -8,8 +8,8 @@ import pytest
 import scipy.optimize
 import torch
 
+from benchmarks import quality
 from helpers import nst
-from helpers.nst import quality
 
 
 def _quadratic(d: int, seed: int):

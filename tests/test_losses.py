@@ -67,6 +67,28 @@ def test_total_variation_hand_computed():
     assert losses.total_variation(torch.full((2, 3, 5, 4), 0.3)).tolist() == [0.0, 0.0]
 
 
+def test_edge_preserving_tv_hand_values_limits_and_gradient():
+    """Charbonnier TV: Σ (√(d² + ε²) − ε) over neighbour differences, against hand values, its
+    quadratic and linear limits, a finite-difference gradient (gradcheck) and the table."""
+    img = torch.tensor([[0.0, 1.0], [2.0, 4.0]], dtype=torch.float64).view(1, 1, 2, 2)
+    diffs = torch.tensor([2.0, 3.0, 1.0, 2.0], dtype=torch.float64)  # as in the TV test above
+    eps = 0.5
+    expected = ((diffs.square() + eps**2).sqrt() - eps).sum()
+    assert losses.edge_preserving_tv(img, eps=eps).item() == pytest.approx(expected.item())
+    flat = torch.full((2, 3, 5, 4), 0.3, dtype=torch.float64)
+    assert losses.edge_preserving_tv(flat).tolist() == [0.0, 0.0]
+    # an edge of height h costs ≈ h (linear, not h² as in squared TV); a ripple ≈ d²/2ε
+    edge = torch.zeros(1, 1, 1, 2, dtype=torch.float64)
+    edge[..., 1] = 1.0
+    assert losses.edge_preserving_tv(edge, eps=1e-6).item() == pytest.approx(1.0, rel=1e-5)
+    assert losses.edge_preserving_tv(edge * 1e-4, eps=1.0).item() == pytest.approx(0.5e-8)
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(2, 3, 4, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: losses.edge_preserving_tv(t, eps=0.05), (x,))
+    assert losses.REGULARISERS["edge_tv"] is losses.edge_preserving_tv
+    assert losses.REGULARISERS["tv"] is losses.total_variation
+
+
 def test_style_gradient_is_the_papers_equation_6():
     """∂E_l/∂F = (G − A)·F / (N²·M²) (Gatys et al., eq. 6, without the ReLU mask)."""
     g = torch.Generator().manual_seed(1)

@@ -7,7 +7,7 @@ import numpy as np
 from badinput import run_cli
 from PIL import Image
 
-from helpers.gdf.blending import mask_levels
+from helpers.gdf import mask_levels
 
 
 def test_zero_one_mask_blends_like_zero_255(tmp_path):

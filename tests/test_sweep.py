@@ -399,3 +399,43 @@ def test_slurm_job_script(tmp_path, series, capsys):
     for bad in (["--walltime", "2h"], ["--gpus", "2"], ["--memory", "lots"]):
         assert main(["sweep", str(path), "--slurm", "--dry-run", *bad]) == 2
         assert capsys.readouterr().err.startswith("error: ")
+
+
+# ----------------------------------------------------------------------------- the sweep extra
+
+NO_DASK = """\
+import sys
+for name in ("dask", "distributed", "dask_jobqueue"):
+    sys.modules[name] = None  # as if the sweep extra were not installed: importing them fails
+import helpers, helpers.cli, helpers.gdf, helpers.nst, helpers.report, helpers.sweep
+from helpers.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_the_dask_stack_is_the_sweep_extra_and_the_dev_extra_has_it():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert not [d for d in project["dependencies"] if d.startswith("dask")]
+    assert {"dask[distributed,diagnostics]>=2024.1", "dask-jobqueue>=0.8"} == set(extras["sweep"])
+    assert set(extras["sweep"]) <= set(extras["dev"])  # make test and CI run the sweeps
+
+
+def test_without_the_sweep_extra_helpers_imports_and_a_sweep_is_one_line(tmp_path, series):
+    path = write_sweep(tmp_path / "s.yaml", series, grid={"product": {"VALUE": [1]}})
+    common = ["sweep", str(path), "--notebooks", str(series[0]), "--configs", str(series[1])]
+    for extra in ([], ["--slurm", "--dry-run"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", NO_DASK, *common, *extra],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "HELPERS_OUTPUTS": str(tmp_path / "outputs")},
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert proc.stderr.startswith("error: ") and "pip install -e '.[sweep]'" in proc.stderr
+    assert not (tmp_path / "outputs").exists()  # refused before anything was written

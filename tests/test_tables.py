@@ -35,3 +35,21 @@ def test_ragged_sequence_rows_are_refused():
         format_table([("a", 1, 2)], ["key", "n"])
     with pytest.raises(ValueError):
         format_table([("a", 1)])
+
+
+def test_edit_comparison_table_rows():
+    from types import SimpleNamespace
+
+    from helpers.tables import edit_comparison_table
+
+    ours = SimpleNamespace(unknowns=12345, max_residual=2.5e-7, seconds=0.0421)
+    with_cv = SimpleNamespace(opencv=object(), opencv_seconds=0.0031, difference=1.25)
+    without_cv = SimpleNamespace(opencv=None)
+    text = edit_comparison_table(
+        {"color": ours, "flatten": ours, "seamless tiling": ours},
+        {"color": with_cv, "flatten": without_cv},
+    )
+    header, rule, *rows = text.splitlines()
+    assert header.split("  ")[0] == "edit" and set(rule) <= {"-", " "}
+    assert rows[0].split() == ["color", "12,345", "2.5e-07", "42", "3", "1.2", "levels"]
+    assert rows[1].split()[-2:] == ["not", "installed"] and rows[2].split()[-2:] == ["-", "-"]

@@ -136,7 +136,7 @@ def test_batched_configs_equal_individual_runs(fast, images, optimizer):
             beta=1.0,
             content_layers="conv2_1",
             style_layers="conv1_1,conv2_1",
-            tv_weight=0.1,
+            regularisers={"tv": 0.1},
         ),
     ]
     opts = dict(content=content, style=style, steps=8, optimizer=optimizer, lr=0.02, **fast)
@@ -263,8 +263,130 @@ def test_callback_returning_true_ends_the_run_there(fast, images, optimizer):
     assert res.history.evaluations[-1] == 6
 
 
+def test_one_options_object_and_progress_reports_without_printing(fast, images, capsys):
+    content, style = images
+    reports = []
+    options = nst.RunOptions(steps=5, record_every=2, progress=reports.append, weights="random")
+    res = nst.optimize(
+        nst.Objective.from_ratio(1e-2), content=content, style=style, options=options
+    )
+    # the same run through keywords, and keywords over the options object
+    same = nst.stylize(content, style, ratio=1e-2, steps=5, record_every=2, **fast)
+    np.testing.assert_array_equal(res.image, same.image)
+    more = nst.optimize(
+        nst.Objective.from_ratio(1e-2), content=content, style=style, options=options, steps=6
+    )
+    assert more.evaluations == 6
+    assert capsys.readouterr() == ("", "")  # the core never prints
+    first = [r for r in reports if r.steps == 5]
+    assert [r.evaluation for r in first] == [1, 2, 3, 4, 5, 5]
+    assert [r.done for r in first] == [False] * 5 + [True]
+    assert first[0].loss == pytest.approx(float(res.history.total[0, 0]))
+    assert first[-1].loss == pytest.approx(float(res.history.total[-1, 0]))
+    assert first[0].batch == 1 and first[0].optimizer == "lbfgs"
+    with pytest.raises(UserError, match="shows no bar itself"):
+        nst.stylize(content, style, steps=1, weights=fast["weights"], progress=True)
+
+
+def test_progress_bar_attaches_through_the_callback(fast, images, capsys):
+    from helpers import progress
+
+    content, style = images
+    options = {**fast, "progress": progress.bar(desc="unit test")}
+    nst.optimize(
+        [nst.Objective(), nst.Objective()],
+        content=content,
+        style=style,
+        steps=3,
+        max_batch=1,
+        **options,
+    )
+    err = capsys.readouterr().err
+    assert "unit test" in err and "eval" in err
+    assert progress.bar(False) is None
+
+
+def test_interrupted_and_finished_runs_report_the_end(fast, images):
+    content, style = images
+    ends = []
+
+    def stop(step):
+        if step.evaluation >= 4:
+            raise KeyboardInterrupt
+
+    def watch(report):
+        if report.done:
+            ends.append(report.evaluation)
+
+    with pytest.raises(nst.Interrupted):
+        nst.stylize(
+            content,
+            style,
+            steps=50,
+            record_every=2,
+            callback=stop,
+            progress=watch,
+            weights=fast["weights"],
+        )
+    nst.stylize(content, style, steps=3, progress=watch, weights=fast["weights"])
+    assert ends == [4, 3]
+
+
+def test_regulariser_terms_are_recorded_by_name_and_weight_zero_changes_nothing(fast, images):
+    from helpers.images import quantize, to_tensor
+
+    content, style = images
+    plain = nst.stylize(content, style, steps=6, **fast)
+    zero = nst.stylize(content, style, steps=6, edge_tv_weight=0.0, **fast)
+    np.testing.assert_array_equal(zero.image, plain.image)
+    np.testing.assert_array_equal(zero.history.total, plain.history.total)
+    assert list(plain.history.terms) == ["tv"] and list(zero.history.terms) == ["tv", "edge_tv"]
+    assert (zero.history.series("edge_tv") == 0).all() and zero.losses["edge_tv"][0] == 0
+    assert plain.table()[0]["tv_weight"] == 0.0 and zero.table()[0]["edge_tv_weight"] == 0.0
+    # a positive weight is optimised and recorded unweighted: the total is the sum of the terms
+    edged = nst.stylize(content, style, steps=6, edge_tv_weight=5.0, tv_weight=1.0, **fast)
+    obj = edged.objectives[0]
+    assert obj.regularisers == {"tv": 1.0, "edge_tv": 5.0}
+    h = edged.history
+    total = obj.alpha * h.content + obj.beta * h.style + 1.0 * h.terms["tv"]
+    np.testing.assert_allclose(h.total, total + 5.0 * h.terms["edge_tv"], rtol=1e-5)
+    # the final losses are those of the delivered (8-bit) image, recomputed here
+    delivered = {k: quantize(r.image) for k, r in (("plain", plain), ("edged", edged))}
+    edge = {k: losses.edge_preserving_tv(to_tensor(im)).item() for k, im in delivered.items()}
+    assert edged.losses["edge_tv"][0] == pytest.approx(edge["edged"], rel=1e-5)
+    assert edge["edged"] < edge["plain"]  # and the regulariser lowered its term
+    with pytest.raises(UserError, match="edge_tv_weight must be finite and >= 0"):
+        nst.stylize(content, style, steps=1, edge_tv_weight=-1, **fast)
+    with pytest.raises(UserError, match="unknown regulariser 'l7'; use one of tv, edge_tv"):
+        nst.Objective(regularisers={"l7": 1.0})
+
+
+def test_results_are_picked_by_label(fast, images):
+    content, style = images
+    grid = nst.reconstruct_content(content, ["conv1_1", "conv2_1"], seeds=[0, 1], steps=1, **fast)
+    cell = grid.at("conv2_1", "seed 0")
+    assert cell.image is grid.images[2] and grid.index("conv2_1", "seed 1") == 3
+    assert cell.objectives[0].content_layers == {"conv2_1": 1.0}
+    row = grid.select(rows=["conv1_1"])
+    assert row.at(col="seed 1").image is grid.images[1]  # one row: name the column only
+    with pytest.raises(KeyError, match="no column 'seed 7'"):
+        grid.at("conv1_1", "seed 7")
+    with pytest.raises(KeyError, match="name the row"):
+        grid.at(col="seed 0")
+    batch = nst.optimize(
+        [nst.Objective(label="a"), nst.Objective(label="b")],
+        content=content,
+        style=style,
+        steps=1,
+        **fast,
+    )
+    assert batch.at("b").image is batch.images[1]
+    with pytest.raises(KeyError, match="no element labelled 'c'"):
+        batch.at("c")
+
+
 def test_delivered_curve_until_stops_at_the_first_sampled_evaluation_reaching_it(fast, images):
-    from helpers.nst import quality
+    from benchmarks import quality
 
     content, style = images
     full = quality.delivered_curve(content, style, steps=30, **fast)

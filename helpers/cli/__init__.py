@@ -1,7 +1,9 @@
 """Command-line interface: ``python -m helpers <command> ...``.
 
 Each command lives in its own module under ``helpers/cli/`` exposing ``register(subparsers)``
-(adds its parser and sets ``func``) and is imported lazily, so ``--help`` stays fast.
+(adds its parser and sets ``func``); heavy packages (torch, papermill, Dask) are imported only
+when a command runs, so ``--help`` stays fast.  :mod:`helpers.cli.common` holds what the image
+commands share.
 Bad input surfaces as :class:`helpers.errors.UserError`: one ``error:`` line, exit code 2.
 """
 

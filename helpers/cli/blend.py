@@ -13,12 +13,31 @@ read as a 0/1 mask, with one note line.  With ``--offset DY DX`` source pixel (i
 pixel (i + DY, j + DX); the part of the mask pushed off the target is cropped.  Each command
 prints one summary line.  Bad input is one ``error:`` line and exit code 2; the output path is
 checked before any work, written atomically, and inputs are never modified.
+
+The ``--mode`` choices are gdf's mode table (:data:`helpers.gdf.MODES`) and the mask rules are
+gdf's (:mod:`helpers.gdf.common`); this module only reads files and prints.  It uses
+:mod:`helpers.cli.edit` for the editing modes (which imports nothing from here).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
+
+import numpy as np
+
+from ..gdf import (
+    MODES,
+    blend,
+    blend_region,
+    mask_levels,
+    monochrome_transfer,
+    require_region,
+    toy_reconstruct,
+)
+from ..images import check_output, load_image, save_image
+from .common import add_output, run_single_image
+from .edit import add_edit_options, check_mode_options, run_in_place
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,13 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="mask image, same size as SOURCE; white (> 0.5) = blend region",
     )
-    p.add_argument(
-        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
-    )
+    add_output(p)
     p.add_argument(
         "--mode",
         default="poisson",
-        choices=("poisson", "mixed", "monochrome", "flatten", "illumination", "color"),
+        choices=tuple(MODES),
         help="guidance field (default poisson); monochrome: the source's luminance "
         "gradients only; flatten / illumination / color edit one image in place: "
         "give IMAGE MASK instead of SOURCE TARGET [MASK]",
@@ -63,8 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="place source pixel (i, j) at target pixel (i + DY, j + DX) (default 0 0; "
         "SOURCE and TARGET must then have the same size)",
     )
-    from .edit import add_edit_options
-
     add_edit_options(p)
     p.set_defaults(func=run_blend)
 
@@ -75,85 +90,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and pin the top-left pixel; prints the maximum absolute error of the reconstruction.",
     )
     t.add_argument("image", metavar="IMAGE", help="input image (converted to grey)")
-    t.add_argument(
-        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
-    )
+    add_output(t)
     t.set_defaults(func=run_toy)
 
 
-def _check_output(output: Path, inputs: list[str | None]) -> None:
-    from ..errors import UserError
-    from ..images import SAVE_SUFFIXES
-    from ..runtime import check_writable
-
-    if output.suffix.lower() not in SAVE_SUFFIXES:
-        raise UserError(
-            f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
+def _read_mask(args: argparse.Namespace) -> tuple[np.ndarray | None, str]:
+    """``(mask levels or None, what it is called in errors)``: MASK, or without it the alpha
+    channel of SOURCE; a 0/1 mask gets one note line."""
+    if args.mask is None:
+        return None, f"the alpha channel of {args.source}"
+    mask, zero_one = mask_levels(load_image(args.mask, mode="L"))
+    if zero_one:  # saved from NumPy as 0/1: blends like the same mask saved as 0/255
+        print(
+            f"note: mask {args.mask} holds only 0 and 1; read as a 0/1 mask (1 = blend)",
+            file=sys.stderr,
         )
-    check_writable(output)
-    for name in inputs:
-        if not (name and Path(name).exists() and output.exists()):
-            continue
-        if output.resolve() == Path(name).resolve():
-            raise UserError(f"output {output} is an input image; choose another -o path")
+    return mask, f"mask {args.mask}"
 
 
 def run_blend(args: argparse.Namespace) -> int:
-    import sys
-
-    import numpy as np
-
-    from ..errors import UserError
-    from ..gdf import MASK_THRESHOLD, blend
-    from ..gdf.blending import mask_levels
-    from ..images import load_image, save_image
-    from .edit import IN_PLACE, check_mode_options, run_in_place
-
-    output = Path(args.output)
     check_mode_options(args)
-    _check_output(output, [args.source, args.target, args.mask])
-    if args.mode in IN_PLACE:
+    output = check_output(args.output, inputs=[args.source, args.target, args.mask])
+    if MODES[args.mode] == "edit":
         return run_in_place(args, output)
     source = load_image(args.source, mode="keep")
     target = load_image(args.target, mode="keep")
-    if args.mask is not None:
-        mask, zero_one = mask_levels(load_image(args.mask, mode="L"))
-        if zero_one:  # saved from NumPy as 0/1: blends like the same mask saved as 0/255
-            print(
-                f"note: mask {args.mask} holds only 0 and 1; read as a 0/1 mask (1 = blend)",
-                file=sys.stderr,
-            )
-        if mask.shape != source.shape[:2]:
-            raise UserError(
-                f"mask {args.mask} is {mask.shape[0]}x{mask.shape[1]} but source {args.source} is "
-                f"{source.shape[0]}x{source.shape[1]} (HxW); they must be the same size"
-            )
-        region = mask > MASK_THRESHOLD
-        what = f"mask {args.mask}"
-    else:
-        if source.ndim != 3 or source.shape[2] not in (2, 4):
-            raise UserError(
-                f"no MASK given and source {args.source} has no alpha channel; "
-                "pass a mask image (white = blend region) or a source with transparency"
-            )
-        mask = None
-        region = source[..., -1] > MASK_THRESHOLD
-        what = f"the alpha channel of {args.source}"
-    if not region.any():
-        raise UserError(
-            f"{what} is empty (no pixel above {MASK_THRESHOLD}): nothing to blend; "
-            "white marks the region"
-        )
+    mask, what = _read_mask(args)
+    # the library's rules (size, alpha); an empty region is refused here: blend() would
+    # return the target unchanged
+    _, region = blend_region(source, mask, what=what)
+    require_region(region, what=what, action="blend")
     offset = tuple(args.offset)
-    if offset == (0, 0) and source.shape[:2] != target.shape[:2]:
-        raise UserError(
-            f"source {args.source} is {source.shape[0]}x{source.shape[1]} but target "
-            f"{args.target} is {target.shape[0]}x{target.shape[1]} (HxW); use images of the "
-            "same size or place the source with --offset DY DX"
-        )
     if args.mode == "monochrome":
-        from ..gdf import monochrome_transfer
-
         result = monochrome_transfer(source, target, region, offset=offset)
     else:
         result = blend(source, target, mask, mode=args.mode, offset=offset)
@@ -165,13 +133,4 @@ def run_blend(args: argparse.Namespace) -> int:
 
 
 def run_toy(args: argparse.Namespace) -> int:
-    from ..gdf import toy_reconstruct
-    from ..images import load_image, save_image
-
-    output = Path(args.output)
-    _check_output(output, [args.image])
-    image = load_image(args.image, mode="L")
-    result = toy_reconstruct(image)
-    save_image(output, result.image)
-    print(f"{output}: {result.summary()}")
-    return 0
+    return run_single_image(args, toy_reconstruct, mode="L", picture=lambda result: result.image)

@@ -20,8 +20,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-IN_PLACE = ("flatten", "illumination", "color")
-"""``blend`` modes that edit one image inside a mask (positional arguments IMAGE MASK)."""
+from ..errors import UserError
+from ..gdf import (
+    EDGE_METHODS,
+    EDIT_MODES,
+    ILLUMINATION_UNITS,
+    color_change,
+    color_to_gray,
+    colour_edges,
+    contrast_kept,
+    illumination_change,
+    seam_difference,
+    seamless_tile,
+    texture_flatten,
+    tile,
+)
+from ..images import load_image, save_image
+from .common import add_output, run_single_image
 
 # option -> (the modes it belongs to, its default)
 _OPTIONS = {
@@ -40,7 +55,7 @@ def add_edit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("editing modes (Pérez et al. Sec. 4)")
     g.add_argument(
         "--edges",
-        choices=("canny", "threshold"),
+        choices=EDGE_METHODS,
         default=None,
         help="flatten: edge map, Canny (needs OpenCV) or a luma gradient threshold "
         "(default threshold)",
@@ -76,7 +91,7 @@ def add_edit_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--alpha-units",
-        choices=("relative", "unit", "8bit"),
+        choices=ILLUMINATION_UNITS,
         default=None,
         help="illumination: alpha times the mean gradient norm in the region (relative, "
         "Pérez's choice, default), in [0, 1] units, or in 8-bit levels (OpenCV's)",
@@ -91,8 +106,6 @@ def add_edit_options(p: argparse.ArgumentParser) -> None:
 
 def check_mode_options(args: argparse.Namespace) -> None:
     """Refuse an editing option given with a mode that does not use it; fill in defaults."""
-    from ..errors import UserError
-
     for name, (modes, default) in _OPTIONS.items():
         value = getattr(args, name, None)
         if value is not None and args.mode not in modes:
@@ -100,7 +113,7 @@ def check_mode_options(args: argparse.Namespace) -> None:
             raise UserError(f"{flag} applies to --mode {' / '.join(modes)}, not {args.mode}")
         if value is None:
             setattr(args, name, default)
-    if args.mode in IN_PLACE:
+    if args.mode in EDIT_MODES:
         if args.mask is not None:
             raise UserError(
                 f"--mode {args.mode} edits one image: give IMAGE MASK, not SOURCE TARGET MASK"
@@ -112,8 +125,6 @@ def check_mode_options(args: argparse.Namespace) -> None:
 
 
 def _gains(text: str) -> tuple[float, float, float]:
-    from ..errors import UserError
-
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -124,36 +135,22 @@ def _gains(text: str) -> tuple[float, float, float]:
 
 
 def run_in_place(args: argparse.Namespace, output: Path) -> int:
-    """``blend IMAGE MASK --mode flatten|illumination|color``: edit IMAGE inside MASK."""
-    from ..errors import UserError
-    from ..gdf import MASK_THRESHOLD, color_change, illumination_change, texture_flatten
-    from ..images import load_image, save_image
-
+    """``blend IMAGE MASK --mode flatten|illumination|color``: edit IMAGE inside MASK (the
+    edit checks the mask: same size as IMAGE, not empty, not all of it)."""
     gains = _gains(args.color_gain) if args.mode == "color" else None
     image = load_image(args.source, mode="RGB")
     mask = load_image(args.target, mode="L")
-    if mask.shape != image.shape[:2]:
-        raise UserError(
-            f"mask {args.target} is {mask.shape[0]}x{mask.shape[1]} but image {args.source} is "
-            f"{image.shape[0]}x{image.shape[1]} (HxW); they must be the same size"
-        )
-    region = mask > MASK_THRESHOLD
-    if not region.any():
-        raise UserError(
-            f"mask {args.target} is empty (no pixel above {MASK_THRESHOLD}): nothing to edit; "
-            "white marks the region"
-        )
     if args.mode == "flatten":
         low, high = args.canny
         result = texture_flatten(
-            image, region, edges=args.edges, threshold=args.edge_threshold, low=low, high=high
+            image, mask, edges=args.edges, threshold=args.edge_threshold, low=low, high=high
         )
     elif args.mode == "illumination":
         result = illumination_change(
-            image, region, alpha=args.alpha, beta=args.beta, alpha_units=args.alpha_units
+            image, mask, alpha=args.alpha, beta=args.beta, alpha_units=args.alpha_units
         )
     else:
-        result = color_change(image, region, gains)
+        result = color_change(image, mask, gains)
     save_image(output, result.clipped)
     print(f"{output}: {result.summary()}")
     return 0
@@ -167,9 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "boundary values, so that copies placed side by side meet without a seam.",
     )
     t.add_argument("image", metavar="IMAGE", help="the texture to make tileable")
-    t.add_argument(
-        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
-    )
+    add_output(t)
     t.add_argument(
         "--repeat",
         nargs=2,
@@ -188,9 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "CIELAB chroma difference; one pinned pixel, then shifted to the luminance mean.",
     )
     c.add_argument("image", metavar="IMAGE", help="colour input image")
-    c.add_argument(
-        "-o", "--output", metavar="OUT", required=True, help="output image (.png, .jpg, ...)"
-    )
+    add_output(c)
     c.add_argument(
         "--mu",
         type=float,
@@ -207,40 +200,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tile(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..gdf import seam_difference, seamless_tile, tile
-    from ..images import load_image, save_image
-    from .blend import _check_output
-
-    output = Path(args.output)
-    _check_output(output, [args.image])
     rows, cols = args.repeat
     if not (1 <= rows <= 16 and 1 <= cols <= 16):
         raise UserError(f"--repeat {rows} {cols}: use 1 to 16 copies each way")
-    image = load_image(args.image, mode="RGB")
-    result = seamless_tile(image)
-    save_image(output, tile(result.clipped, (rows, cols)))
-    before, after = seam_difference(image) * 255, seam_difference(result.image) * 255
-    print(f"{output}: {result.summary()}; seam {before:.1f} -> {after:.2f} levels")
-    return 0
+
+    def seams(image, result) -> str:
+        before, after = seam_difference(image) * 255, seam_difference(result.image) * 255
+        return f"; seam {before:.1f} -> {after:.2f} levels"
+
+    return run_single_image(
+        args, seamless_tile, picture=lambda result: tile(result.clipped, (rows, cols)), note=seams
+    )
 
 
 def run_color2gray(args: argparse.Namespace) -> int:
-    from ..gdf import color_to_gray, colour_edges, contrast_kept
-    from ..images import load_image, save_image
-    from .blend import _check_output
+    def contrast(image, result) -> str:
+        edges = colour_edges(image)
+        kept, plain = contrast_kept(result.clipped, edges), contrast_kept(result.luminance, edges)
+        if kept != kept:  # NaN: no colour edges
+            return "; no colour edges"
+        return f"; contrast across colour edges {kept:.3f} vs luminance {plain:.3f}"
 
-    output = Path(args.output)
-    _check_output(output, [args.image])
-    image = load_image(args.image, mode="RGB")
-    result = color_to_gray(image, mu=args.mu, theta=args.theta)
-    save_image(output, result.clipped)
-    edges = colour_edges(image)
-    kept, plain = contrast_kept(result.clipped, edges), contrast_kept(result.luminance, edges)
-    note = (
-        f"; contrast across colour edges {kept:.3f} vs luminance {plain:.3f}"
-        if kept == kept  # NaN: no colour edges
-        else "; no colour edges"
+    return run_single_image(
+        args, lambda image: color_to_gray(image, mu=args.mu, theta=args.theta), note=contrast
     )
-    print(f"{output}: {result.summary()}{note}")
-    return 0

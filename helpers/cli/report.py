@@ -24,10 +24,11 @@ profiles:
   full    paper scale (224 px, Berkeley Adam recipe, paper layers): meant for a GPU
   auto    full when CUDA is present, else quick (default)
 
-Before running it prints an estimated time per notebook (a few timed evaluations on the chosen
-device, times the profile's evaluation counts); a run estimated at over an hour on a CPU asks
-first, or needs --yes without a terminal.  A notebook's new outputs replace outputs/<notebook>/
-only when it passes; a failed or interrupted attempt is kept as outputs/<notebook>.failed/.
+Before running it prints an estimated time per notebook (the seconds of its last run under the
+profile in outputs/notebooks/results.json, else the profile's constant times a short timing on
+the chosen device); a run estimated at over an hour on a CPU asks first, or needs --yes without
+a terminal.  A notebook's new outputs replace outputs/<notebook>/ only when it passes; a failed
+or interrupted attempt is kept as outputs/<notebook>.failed/.
 
 exit codes: 0 all passed (and no drift), 1 a notebook failed or a value drifted,
 2 bad input (unknown profile, missing parameter file, ...), 130 interrupted.
@@ -83,6 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="time limit per notebook (default: smoke 300, quick 1800, full 3600)",
     )
+    _add_reference_options(p)
+    _add_mode_options(p)
+    p.set_defaults(func=run_report)
+
+
+def _add_reference_options(p: argparse.ArgumentParser) -> None:
+    """--check, --record and --no-run: the regression reference."""
     p.add_argument(
         "--check",
         metavar="REFERENCE_DIR",
@@ -98,6 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not execute or render: only --check/--record the outputs already there",
     )
+
+
+def _add_mode_options(p: argparse.ArgumentParser) -> None:
+    """What to run and render, where the notebooks and configs are, how much to print."""
     p.add_argument(
         "--no-render", action="store_true", help="execute but do not render the HTML report"
     )
@@ -135,7 +147,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start a run estimated at over an hour on a CPU without asking (needed without "
         "a terminal)",
     )
-    p.set_defaults(func=run_report)
 
 
 @contextlib.contextmanager
@@ -275,19 +286,17 @@ def _check_outputs_writable(args: argparse.Namespace) -> None:
 def _estimate(
     args: argparse.Namespace, notebooks: list[Path], profile: str, configs: Path
 ) -> dict[str, float]:
-    """Print the estimated time per notebook (a few timed evaluations on the chosen device);
-    over an hour on a CPU ask first on a terminal, refuse without one unless --yes."""
+    """Print the estimated time per notebook (its last run under the profile, else the profile's
+    constant times a short timing on the chosen device); over an hour on a CPU ask first on a
+    terminal, refuse without one unless --yes."""
     from .. import report
     from ..errors import UserError
     from ..report import estimate
 
     plan = [(nb, report.profile_parameters(nb, profile, configs)) for nb in notebooks]
-    estimates, speed, plans = estimate.estimate_series(plan)
-    total = sum(estimates.values())
-    for counted in plans:
-        guess = estimate.format_seconds(estimates[counted.notebook])
-        note = "" if counted.modelled else " (kernel and figures only: workload not modelled)"
-        print(f"  estimate {counted.notebook}: {guess}{note}")
+    series = estimate.estimate_series(plan, profile)
+    for guess in series.notebooks:
+        print(f"  estimate {guess.notebook}: {guess.describe(profile)}")
     quick = (
         ""
         if profile in ("smoke", "quick")
@@ -295,21 +304,22 @@ def _estimate(
             "; for recognisable results in minutes use `python -m helpers report --profile quick`"
         )
     )
+    total = series.total
     print(
         f"estimated {estimate.format_seconds(total)} for {len(notebooks)} notebooks, profile "
-        f"{profile}, on {speed.device}{quick}",
+        f"{profile}, on {series.device}{quick}",
         flush=True,
     )
-    if total <= estimate.LONG_RUN_SECONDS or not speed.device.startswith("cpu") or args.yes:
-        return estimates
+    if total <= estimate.LONG_RUN_SECONDS or not series.device.startswith("cpu") or args.yes:
+        return series.seconds
     line = (
         f"the {profile} profile is estimated at {estimate.format_seconds(total)} on "
-        f"{speed.device} (over an hour on a CPU)"
+        f"{series.device} (over an hour on a CPU)"
     )
     if sys.stdin is not None and sys.stdin.isatty():
         answer = input(f"{line}; start it? [y/N] ").strip().lower()
         if answer in ("y", "yes"):
-            return estimates
+            return series.seconds
         raise UserError(f"not started; {_QUICK_HINT}")
     raise UserError(f"{line}; not started without a terminal: add --yes, or {_QUICK_HINT}")
 

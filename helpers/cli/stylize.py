@@ -52,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_RECIPE,
         help=f"named settings (default {DEFAULT_RECIPE}): {RECIPE_HELP}",
     )
+    _register_run(p)
+    _register_objective(p)
+    _register_network(p)
+    _register_controls(p)
+    p.set_defaults(func=run_stylize)
+
+
+def _register_run(p: argparse.ArgumentParser) -> None:
+    """Sizes, budget, optimiser and init."""
     p.add_argument(
         "--size",
         default=None,
@@ -89,6 +98,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="content|noise|style|FILE",
         help="starting image (default: the recipe's)",
     )
+
+
+def _register_objective(p: argparse.ArgumentParser) -> None:
+    """alpha/beta, the layers and the regularisers."""
     p.add_argument("--alpha", type=float, default=None, help="content weight (with --beta)")
     p.add_argument("--beta", type=float, default=None, help="style weight (with --alpha)")
     p.add_argument(
@@ -119,9 +132,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated names, optionally name:weight (default: the recipe's, "
         "gatys relu1_1,…,relu5_1, equal weights)",
     )
+    # one flag per regulariser of helpers.nst.losses.REGULARISERS: --<name>-weight
     p.add_argument(
         "--tv-weight", type=float, default=0.0, help="total-variation weight (default 0)"
     )
+    p.add_argument(
+        "--edge-tv-weight",
+        type=float,
+        default=0.0,
+        help="edge-preserving (Charbonnier) total-variation weight: smooths speckle but keeps "
+        "edges (default 0)",
+    )
+
+
+def _register_network(p: argparse.ArgumentParser) -> None:
+    """The network, the device and the run's reporting."""
     p.add_argument(
         "--pooling",
         choices=("avg", "max"),
@@ -144,8 +169,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="on Ctrl-C save the latest image as <OUT stem>.interrupted.png",
     )
-    _register_controls(p)
-    p.set_defaults(func=run_stylize)
 
 
 def _steps(text: str) -> int | list[int]:
@@ -211,17 +234,10 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
     normalised content and style layer weights."""
     from .. import nst
     from ..errors import UserError
-    from ..images import SAVE_SUFFIXES, parse_size
+    from ..images import check_output, parse_size
     from ..runtime import check_writable, get_device
 
-    if output.suffix.lower() not in SAVE_SUFFIXES:
-        raise UserError(
-            f"output {output}: unknown image suffix; use one of {', '.join(SAVE_SUFFIXES)}"
-        )
-    check_writable(output)
-    for name in (args.content, *args.style, *(args.style_mask or [])):
-        if Path(name).exists() and output.exists() and output.resolve() == Path(name).resolve():
-            raise UserError(f"output {output} is an input image; choose another -o path")
+    check_output(output, inputs=[args.content, *args.style, *(args.style_mask or [])])
     if args.save_on_interrupt:
         check_writable(interrupted_path(output))
     if (
@@ -258,9 +274,13 @@ def _check_args(args: argparse.Namespace, output: Path) -> tuple[dict, dict]:
 
 
 def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict) -> dict:
-    """The keyword arguments of :func:`helpers.nst.stylize` for ``args``."""
+    """The keyword arguments of :func:`helpers.nst.stylize` for ``args`` (a progress bar on
+    stderr unless ``--no-progress``)."""
     from .. import nst
     from ..images import load_image
+    from ..nst.losses import REGULARISERS
+    from ..nst.objective import weight_key
+    from ..progress import bar
 
     init = args.init
     if init is not None and init not in nst.INITS:
@@ -283,12 +303,14 @@ def _options(args: argparse.Namespace, content_layers: dict, style_layers: dict)
         explicit["alpha"] = 1.0 if args.alpha is None else args.alpha
         explicit["beta"] = 1.0 if args.beta is None else args.beta
     options = nst.get_recipe(args.recipe).options(**explicit)
+    for name in REGULARISERS:  # --tv-weight -> tv_weight=...
+        key = weight_key(name)
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
     options.update(
-        tv_weight=args.tv_weight,
         seed=args.seed,
         device=args.device,
-        progress=not args.no_progress,
-        desc="stylize",
+        progress=not args.no_progress and bar(desc="stylize"),
     )
     return options
 

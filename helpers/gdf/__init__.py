@@ -3,11 +3,15 @@
 The method package of notebooks 05 and 06 and of the CLI's ``blend`` and ``toy`` commands.
 Layers, bottom up:
 
+* :mod:`~helpers.gdf.common`: what every method shares: the image and region rules,
+  :data:`LUMA`, :data:`MASK_THRESHOLD`, the mode table :data:`MODES`, :class:`SolvedImage`;
 * :mod:`~helpers.gdf.operators`: forward differences, grid and masked Laplacians, the guidance
-  divergence (sparse matrices and whole-array passes; the oracle of the tests);
+  divergence and the mixed-gradient rule (sparse matrices and whole-array passes; the oracle
+  of the tests);
 * :mod:`~helpers.gdf.box`, :mod:`~helpers.gdf.coarse`: the solver's two preconditioner levels
   (spectral box solve, Galerkin coarse space);
-* :mod:`~helpers.gdf.solver`: :class:`PoissonSystem` and :func:`solve`, THE solve path;
+* :mod:`~helpers.gdf.system`: :class:`PoissonSystem`, the operator and its preconditioner;
+* :mod:`~helpers.gdf.solver`: :func:`solve`, THE solve path;
 * :mod:`~helpers.gdf.toy`, :mod:`~helpers.gdf.blending`: what the solver is used for;
 * :mod:`~helpers.gdf.examples`: the sample examples, OpenCV and comparisons for the notebooks;
 * :mod:`~helpers.gdf.editing`, :mod:`~helpers.gdf.color2gray`: Pérez et al.'s Sec. 4 edits
@@ -15,7 +19,8 @@ Layers, bottom up:
   problem with colour-contrast gradients); :mod:`~helpers.gdf.edit_examples`: OpenCV's
   versions and comparisons (notebook 08).
 
-Imports only the plumbing (errors, assets, images) and :mod:`helpers.tables`; never torch.
+Imports only the plumbing (errors, assets, images); never torch.  Results are data: the
+text tables of its comparisons are laid out by :mod:`helpers.tables`.
 """
 
 from . import (
@@ -23,32 +28,51 @@ from . import (
     box,
     coarse,
     color2gray,
+    common,
     edit_examples,
     editing,
     examples,
     operators,
     solver,
+    system,
     toy,
 )
-from .blending import MASK_THRESHOLD, BlendResult, blend, naive_paste, place_mask, relative_residual
+from .blending import BlendResult, blend, naive_paste, relative_residual
 from .coarse import CoarseSpace
 from .color2gray import (
     Color2GrayResult,
     colour_edges,
     contrast_kept,
+    ContrastReport,
     contrast_report,
     isoluminant_pattern,
 )
 from .color2gray import color2gray as color_to_gray
+from .common import (
+    BLEND_MODES,
+    EDIT_MODES,
+    LUMA,
+    MASK_THRESHOLD,
+    MODES,
+    SolvedImage,
+    as_image,
+    blend_region,
+    check_region,
+    mask_levels,
+    place_mask,
+    region,
+    require_region,
+)
 from .edit_examples import (
     EDITS,
     EditComparison,
-    closing_table,
     compare_edit,
     load_region,
     opencv_edit,
 )
 from .editing import (
+    EDGE_METHODS,
+    ILLUMINATION_UNITS,
     EditResult,
     color_change,
     edge_map,
@@ -67,7 +91,6 @@ from .examples import (
     Example,
     compare_example,
     compare_examples,
-    comparison_table,
     list_examples,
     load_example,
     mask_crop,
@@ -77,7 +100,9 @@ from .examples import (
     save_comparisons,
     summarize,
 )
-from .solver import PoissonSystem, SolveInfo, solve
+from .operators import mixed_gradient
+from .solver import SolveInfo, solve
+from .system import PoissonSystem
 from .toy import (
     ToyResult,
     ToyTiming,
@@ -92,13 +117,30 @@ __all__ = [
     "blending",
     "box",
     "coarse",
+    "common",
     "examples",
     "operators",
     "solver",
+    "system",
     "toy",
     "editing",
     "edit_examples",
     "color2gray",
+    # shared rules, constants and results
+    "BLEND_MODES",
+    "EDIT_MODES",
+    "LUMA",
+    "MASK_THRESHOLD",
+    "MODES",
+    "SolvedImage",
+    "as_image",
+    "blend_region",
+    "check_region",
+    "mask_levels",
+    "mixed_gradient",
+    "place_mask",
+    "region",
+    "require_region",
     # the solver
     "CoarseSpace",
     "PoissonSystem",
@@ -112,11 +154,9 @@ __all__ = [
     "toy_reconstruct_naive",
     "toy_timing",
     # blending
-    "MASK_THRESHOLD",
     "BlendResult",
     "blend",
     "naive_paste",
-    "place_mask",
     "relative_residual",
     # examples and comparisons (notebook 06)
     "COLUMNS",
@@ -125,7 +165,6 @@ __all__ = [
     "Example",
     "compare_example",
     "compare_examples",
-    "comparison_table",
     "list_examples",
     "load_example",
     "mask_crop",
@@ -135,16 +174,18 @@ __all__ = [
     "save_comparisons",
     "summarize",
     # Sec. 4 edits and Color2Gray (notebook 08)
+    "EDGE_METHODS",
     "EDITS",
+    "ILLUMINATION_UNITS",
     "Color2GrayResult",
     "EditComparison",
     "EditResult",
     "color_change",
     "color_to_gray",
     "colour_edges",
-    "closing_table",
     "compare_edit",
     "contrast_kept",
+    "ContrastReport",
     "contrast_report",
     "edge_map",
     "guided_solve",

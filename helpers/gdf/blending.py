@@ -20,8 +20,22 @@ import numpy as np
 
 from ..errors import UserError
 from .box import window
-from .operators import guidance_divergence, masked_laplacian
-from .solver import PoissonSystem, channel_dot, solve
+from .common import (
+    BLEND_MODES,
+    MASK_THRESHOLD,
+    SolvedImage,
+    as_image,
+    blend_region,
+    check_placement,
+    check_region,
+    mask_levels,
+    parse_offset,
+    place_mask,
+    split_alpha,
+)
+from .operators import guidance_divergence, masked_laplacian, mixed_gradient
+from .solver import channel_dot, solve
+from .system import PoissonSystem
 
 __all__ = [
     "MASK_THRESHOLD",
@@ -32,41 +46,6 @@ __all__ = [
     "place_mask",
     "relative_residual",
 ]
-
-MASK_THRESHOLD = 0.5
-"""A mask pixel belongs to the blend region when its value is > 0.5 (anti-aliased edges round)."""
-
-
-def mask_levels(mask: np.ndarray) -> tuple[np.ndarray, bool]:
-    """A mask read from a file (float in [0, 1]) -> its levels, and whether it is a 0/1 mask.
-
-    A mask saved from NumPy as uint8 0 and 1 reads as 0 and 1/255 (16-bit: 1/65535), all under
-    :data:`MASK_THRESHOLD`.  A mask whose largest value is 1 in its file (at most 1/255 here)
-    is such a 0/1 mask: its nonzero pixels become 1.0, so it blends exactly like the same mask
-    saved as 0/255.  Any other mask comes back unchanged, for the 0.5 threshold.
-    """
-    arr = np.asarray(mask, dtype=np.float32)
-    top = float(arr.max(initial=0.0))
-    if 0.0 < top <= 1.0 / 255.0 + 1e-6:
-        return (arr > 0).astype(np.float32), True
-    return arr, False
-
-
-class SolvedImage:
-    """What every solved result (a blend, an edit) offers on top of its ``image`` and its
-    per-channel ``residual``."""
-
-    image: np.ndarray
-    residual: np.ndarray
-
-    @property
-    def clipped(self) -> np.ndarray:
-        """The image clipped to [0, 1] for display or saving."""
-        return np.clip(self.image, 0.0, 1.0)
-
-    @property
-    def max_residual(self) -> float:
-        return float(np.max(self.residual)) if self.residual.size else 0.0
 
 
 @dataclass
@@ -82,113 +61,20 @@ class BlendResult(SolvedImage):
     iterations: int
     seconds: float
 
-    def summary(self) -> str:
-        return (
-            f"{self.mode} blend: {self.unknowns:,} unknowns, residual {self.max_residual:.1e}, "
-            f"{self.iterations} iterations, {self.seconds:.3f} s"
-        )
-
-
-def _float_image(image, what: str) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.dtype == bool:
-        arr = arr.astype(np.float32)
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise UserError(
-            f"{what} has dtype {arr.dtype}; pass a float image in [0, 1] "
-            "(helpers.images.load_image returns one)"
-        )
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    bad_channels = arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)
-    if arr.ndim not in (2, 3) or bad_channels or min(arr.shape[:2]) < 1:
-        raise UserError(
-            f"{what} must be (H, W) grey or (H, W, 3) colour, optionally with alpha; "
-            f"got shape {arr.shape}"
-        )
-    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):  # NaN propagates
-        raise UserError(f"{what} contains NaN or infinite values")
-    return arr
-
-
-def _split_alpha(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(colour, alpha)``: the last channel of a grey+alpha or RGBA image is its alpha."""
-    if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        colour = arr[..., :-1]
-        return (colour[..., 0] if colour.shape[2] == 1 else colour), arr[..., -1]
-    return arr, None
-
-
-def place_mask(
-    mask: np.ndarray, target_shape: tuple[int, int], offset: tuple[int, int] = (0, 0)
-) -> np.ndarray:
-    """The mask shifted by ``offset = (dy, dx)`` into target coordinates (``(H, W)`` bool).
-
-    Source/mask pixel ``(i, j)`` lands on target pixel ``(i + dy, j + dx)``; the part that falls
-    outside the target is cropped.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    h, w = target_shape
-    dy, dx = (int(v) for v in offset)
-    out = np.zeros((h, w), dtype=bool)
-    ys, ye = max(dy, 0), min(dy + mask.shape[0], h)
-    xs, xe = max(dx, 0), min(dx + mask.shape[1], w)
-    if ys < ye and xs < xe:
-        out[ys:ye, xs:xe] = mask[ys - dy : ye - dy, xs - dx : xe - dx]
-    return out
-
-
-def _parse_offset(offset) -> tuple[int, int]:
-    try:
-        dy, dx = offset
-        if int(dy) != dy or int(dx) != dx:
-            raise ValueError
-        return int(dy), int(dx)
-    except (TypeError, ValueError) as exc:
-        raise UserError(
-            f"offset {offset!r}: give two whole numbers (dy, dx), e.g. (0, 0) or (-20, 35)"
-        ) from exc
+    @property
+    def label(self) -> str:
+        return f"{self.mode} blend"
 
 
 def _prepare(source, target, mask, offset, threshold: float):
-    """Validate the inputs.
+    """Validate the inputs (:mod:`helpers.gdf.common`'s rules).
 
     Returns (src (Hs,Ws[,C]), tgt (H,W[,C]), target alpha, mask (Hs,Ws) bool, offset).
     """
-    offset = _parse_offset(offset)
-    src, alpha = _split_alpha(_float_image(source, "source"))
-    tgt, tgt_alpha = _split_alpha(_float_image(target, "target"))
-    if mask is None:
-        if alpha is None:
-            raise UserError(
-                "no mask given and the source has no alpha channel: pass a mask image "
-                "(white = blend region) or a source with transparency"
-            )
-        m = alpha > threshold
-    else:
-        marr = np.asarray(mask)
-        if marr.ndim == 3 and marr.shape[2] == 1:
-            marr = marr[..., 0]
-        if marr.ndim != 2:
-            raise UserError(
-                f"mask must be a single-channel (H, W) image, got shape {marr.shape}; "
-                "load it in mode 'L'"
-            )
-        numbers = np.issubdtype(marr.dtype, np.number) and np.isfinite(marr).all()
-        if marr.dtype != bool and not numbers:
-            raise UserError("mask must be boolean or numbers (0/1 or values in [0, 1])")
-        m = marr if marr.dtype == bool else marr > threshold
-        if m.shape != src.shape[:2]:
-            raise UserError(
-                f"mask is {m.shape[0]}x{m.shape[1]} but the source is "
-                f"{src.shape[0]}x{src.shape[1]} (HxW); they must be the same size"
-            )
-    if offset == (0, 0) and src.shape[:2] != tgt.shape[:2]:
-        raise UserError(
-            f"source is {src.shape[0]}x{src.shape[1]} but the target is "
-            f"{tgt.shape[0]}x{tgt.shape[1]} (HxW); "
-            "use images of the same size, or place the source with an offset (dy, dx)"
-        )
+    offset = parse_offset(offset)
+    src, m = blend_region(source, mask, threshold=threshold)
+    tgt, tgt_alpha = split_alpha(as_image(target, "target"))
+    check_placement(src.shape, tgt.shape, offset)
     if src.ndim != tgt.ndim:  # one grey, one colour: blend in colour
         src = src if src.ndim == 3 else np.repeat(src[..., None], 3, axis=2)
         tgt = tgt if tgt.ndim == 3 else np.repeat(tgt[..., None], 3, axis=2)
@@ -233,8 +119,8 @@ def blend(
     exactly outside the mask.
     """
     t0 = time.perf_counter()
-    if mode not in ("poisson", "mixed"):
-        raise UserError(f"mode {mode!r}: use 'poisson' or 'mixed'")
+    if mode not in BLEND_MODES:
+        raise UserError(f"mode {mode!r}: use {' or '.join(map(repr, BLEND_MODES))}")
     src, tgt, tgt_alpha, m, offset = _prepare(source, target, mask, offset, threshold)
     h, w = tgt.shape[:2]
     omega = place_mask(m, (h, w), offset)
@@ -257,27 +143,12 @@ def blend(
 
     if not m.any():
         return _finish(np.zeros(channels), 0)
-    _check_region(omega, offset)
+    check_region(omega, within="target", offset=offset)
     system = PoissonSystem(omega)
     g, bnorm = _guidance(system, src, tgt, offset, mode)
     e, info = solve(system, g, tol=tol, rhs_norm=bnorm)
     system.add_to_image(out, e)
     return _finish(info.residual, info.iterations)
-
-
-def _check_region(omega: np.ndarray, offset: tuple[int, int]) -> None:
-    """Refuse a placed mask that leaves no unknowns, or no boundary values to anchor them."""
-    h, w = omega.shape
-    if not omega.any():
-        raise UserError(
-            f"offset {offset} pushes the mask entirely outside the {h}x{w} target; "
-            "use an offset that keeps part of it inside"
-        )
-    if omega.all():
-        raise UserError(
-            "the mask covers the whole target, so no target pixels remain to fix the solution "
-            "(the Poisson problem then has no boundary values); shrink the mask"
-        )
 
 
 def _guidance(
@@ -356,7 +227,7 @@ def relative_residual(
             gt = tgt3[py_, px_, c] - tgt3[qy, qx, c]
             across = src3[np.clip(ty, 0, hs - 1), np.clip(tx, 0, ws - 1), c]
             gs = np.where(sok, src3[sy, sx, c] - across, gt)
-            v = np.where(np.abs(gs) >= np.abs(gt), gs, gt) if result.mode == "mixed" else gs
+            v = mixed_gradient(gs, gt) if result.mode == "mixed" else gs
             v = np.where(sok, v, gt)
             contrib = v + np.where(omega[qy, qx], 0.0, tgt3[qy, qx, c])
             np.add.at(bvec, np.flatnonzero(ok), contrib)

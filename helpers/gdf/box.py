@@ -4,7 +4,7 @@
 pixel outside Omega, odd/Dirichlet reflection half a pixel beyond it) or ``"N"`` (the image
 border, even/natural-Neumann reflection).  Per axis the pair of kinds is diagonalised by one
 real-to-real transform (``scipy.fft`` DST/DCT type II or IV), which is what makes the box
-solve of :class:`helpers.gdf.solver.PoissonSystem` a fast spectral solve.
+solve of :class:`helpers.gdf.system.PoissonSystem` a fast spectral solve.
 
 Part of :mod:`helpers.gdf`, below the solver and the coarse space; imports nothing of ours.
 """
@@ -113,52 +113,17 @@ def inverse_eigenvalues(
     return np.reciprocal(total).astype(dtype), singular
 
 
-try:  # scipy.fft's own pocketfft binding, without the per-call uarray dispatch (~20 us)
-    from scipy.fft._pocketfft import pypocketfft as _pocketfft
-    from scipy.fft._pocketfft.helper import _normalization
+def transform(
+    f: np.ndarray, kinds: tuple[str, str], inverse: bool, in_place: bool = True
+) -> np.ndarray:
+    """The box's orthonormal sine/cosine transform of a ``(C, ny, nx)`` stack.
 
-    _ORTHO = (_normalization("ortho", True), _normalization("ortho", False))
-except (ImportError, AttributeError, ValueError, TypeError):  # pragma: no cover - other scipy
-    _pocketfft = None
-
-
-def _direct(f: np.ndarray, kinds: tuple[str, str], inverse: bool, in_place: bool):
-    """:func:`transform` straight through pocketfft (the same numbers, less overhead), or
-    None where that is not possible (another scipy, an unexpected array)."""
-    if _pocketfft is None or f.dtype not in (np.float32, np.float64) or f.ndim != 3:
-        return None
-    if not f.flags.c_contiguous:
-        return None
-    norm = _ORTHO[1 if inverse else 0]
-    groups = [(kinds[0], (1, 2))] if kinds[0] == kinds[1] else [(kinds[0], (1,)), (kinds[1], (2,))]
-    out = f if in_place else None
-    for kind, axes in groups:
-        fwd, _, typ, _ = AXIS_TRANSFORMS[kind]
-        fn = _pocketfft.dst if fwd is sfft.dst else _pocketfft.dct
-        if inverse and typ == 2:
-            typ = 3
-        out = fn(f if out is None else out, typ, axes, norm, out, 1, None)
-    return out
-
-
-def _direct_agrees() -> bool:
-    """Whether the private binding still computes what ``scipy.fft`` does (checked once, on a
-    small array, for every kind; another scipy version falls back to the public calls)."""
-    probe = np.random.default_rng(0).random((2, 6, 5))
-    try:
-        for kind in AXIS_TRANSFORMS:
-            for inverse in (False, True):
-                fast = _direct(probe.copy(), (kind, kind), inverse, True)
-                ref = _public(probe.copy(), (kind, kind), inverse, True, 1)
-                if fast is None or not np.allclose(fast, ref, rtol=1e-12, atol=1e-12):
-                    return False
-    except Exception:  # noqa: BLE001 - any failure of a private API means: do not use it
-        return False
-    return True
-
-
-def _public(f: np.ndarray, kinds: tuple[str, str], inverse: bool, in_place: bool, workers: int):
-    """:func:`transform` through the public ``scipy.fft`` functions."""
+    ``kinds``: the box's ``(y, x)`` boundary kinds; in place unless ``in_place`` is false.
+    Public ``scipy.fft`` only: one ``dstn``/``dctn`` (or inverse) over both axes when they
+    have the same kind, else one 1-D transform per axis.
+    """
+    # threads only pay off for big transforms (on a busy machine their start-up dominates)
+    workers = FFT_WORKERS if f.size >= FFT_THREADS_FROM else 1
     ky, kx = kinds
     if ky == kx:
         fwd, inv, typ, _ = AXIS_TRANSFORMS[ky]
@@ -174,25 +139,3 @@ def _public(f: np.ndarray, kinds: tuple[str, str], inverse: bool, in_place: bool
         )
         in_place = True
     return f
-
-
-def transform(
-    f: np.ndarray, kinds: tuple[str, str], inverse: bool, in_place: bool = True
-) -> np.ndarray:
-    """The box's orthonormal sine/cosine transform of a ``(C, ny, nx)`` stack.
-
-    ``kinds``: the box's ``(y, x)`` boundary kinds; in place unless ``in_place`` is false.
-    Small transforms go straight to scipy's pocketfft binding (the per-call dispatch of
-    ``scipy.fft`` costs as much as a 64x64 transform); the result is the same.
-    """
-    # threads only pay off for big transforms (on a busy machine their start-up dominates)
-    workers = FFT_WORKERS if f.size >= FFT_THREADS_FROM else 1
-    if workers == 1 and _DIRECT:
-        out = _direct(f, kinds, inverse, in_place)
-        if out is not None:
-            return out
-    return _public(f, kinds, inverse, in_place, workers)
-
-
-_DIRECT = _pocketfft is not None and _direct_agrees()
-"""Whether :func:`transform` may use the private pocketfft binding (checked at import)."""

@@ -2,7 +2,7 @@
 
 What the spectral box solve gets wrong lives along the boundary of ``Omega`` and is smooth
 along it; :class:`CoarseSpace` removes it with ``Q = Z (Z^T A Z)^{-1} Z^T`` (one small sparse
-LU), the second level of :class:`helpers.gdf.solver.PoissonSystem`'s preconditioner.
+LU), the second level of :class:`helpers.gdf.system.PoissonSystem`'s preconditioner.
 
 Part of :mod:`helpers.gdf`, below the solver; imports nothing of ours.
 """

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .editing import LUMA
-from .solver import PoissonSystem, solve
+from .common import LUMA, SolvedImage, as_image, split_alpha
+from .solver import solve
+from .system import PoissonSystem
 
 __all__ = [
     "Color2GrayResult",
@@ -35,6 +36,7 @@ __all__ = [
     "colour_edges",
     "contrast_gradients",
     "contrast_kept",
+    "ContrastReport",
     "contrast_report",
     "isoluminant_pattern",
     "rgb_to_lab",
@@ -62,20 +64,14 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _colour(image, what: str = "image") -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 2:
+    """An ``(H, W, 3)`` colour image of at least 2x2 pixels (:func:`as_image`; an alpha channel
+    is dropped), float64."""
+    rgb, _ = split_alpha(as_image(image, what, min_side=2))
+    if rgb.ndim != 3:
         raise UserError(
-            f"{what} must be an (H, W, 3) colour image of at least 2x2 pixels, "
-            f"got shape {arr.shape}"
+            f"{what} must be an (H, W, 3) colour image, got a grey one of shape {rgb.shape}"
         )
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise UserError(f"{what} has dtype {arr.dtype}; pass a float image in [0, 1]")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise UserError(f"{what} contains NaN or infinite values")
-    return arr
+    return rgb.astype(np.float64)
 
 
 def contrast_gradients(
@@ -106,7 +102,7 @@ def contrast_gradients(
 
 
 @dataclass
-class Color2GrayResult:
+class Color2GrayResult(SolvedImage):
     """The grey image, the plain luminance beside it, and the solve."""
 
     image: np.ndarray  # (H, W) float64, not clipped
@@ -116,23 +112,12 @@ class Color2GrayResult:
     seconds: float
 
     @property
-    def clipped(self) -> np.ndarray:
-        return np.clip(self.image, 0.0, 1.0)
+    def label(self) -> str:
+        return "color2gray"
 
     @property
     def unknowns(self) -> int:
         return int(self.image.size)
-
-    @property
-    def max_residual(self) -> float:
-        return self.residual
-
-    def summary(self) -> str:
-        h, w = self.image.shape
-        return (
-            f"color2gray: {h * w:,} unknowns, residual {self.residual:.1e}, "
-            f"{self.iterations} iterations, {self.seconds:.3f} s"
-        )
 
 
 def color2gray(
@@ -206,12 +191,29 @@ def contrast_kept(grey: np.ndarray, edges: tuple[np.ndarray, np.ndarray]) -> flo
     return float(values.mean()) if values.size else float("nan")
 
 
+@dataclass(frozen=True)
+class ContrastReport:
+    """:func:`color2gray` of one image and how much colour-edge contrast it keeps: ``kept`` and
+    ``plain`` are the mean ``|grad|`` across the image's colour edges (:func:`colour_edges`) of
+    the result (clipped to [0, 1], as saved) and of the plain BT.601 luminance."""
+
+    name: str
+    rgb: np.ndarray
+    result: Color2GrayResult
+    kept: float
+    plain: float
+
+
 def contrast_report(
-    image: np.ndarray, *, mu: float = 15.0, theta: float = 45.0, min_delta_e: float = 10.0
-) -> tuple[Color2GrayResult, float, float]:
-    """``(result, kept, plain)``: :func:`color2gray` of ``image`` and the mean ``|grad|`` across
-    its colour edges (:func:`colour_edges`) of the result (clipped to [0, 1], as saved) and of
-    the plain BT.601 luminance."""
+    image: np.ndarray,
+    *,
+    name: str = "",
+    mu: float = 15.0,
+    theta: float = 45.0,
+    min_delta_e: float = 10.0,
+) -> ContrastReport:
+    """:func:`color2gray` of ``image`` and the contrast it keeps (:class:`ContrastReport`)."""
     result = color2gray(image, mu=mu, theta=theta)
     edges = colour_edges(image, min_delta_e=min_delta_e)
-    return result, contrast_kept(result.clipped, edges), contrast_kept(result.luminance, edges)
+    kept, plain = contrast_kept(result.clipped, edges), contrast_kept(result.luminance, edges)
+    return ContrastReport(name, image, result, kept, plain)

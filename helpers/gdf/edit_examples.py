@@ -3,7 +3,8 @@
 OpenCV ships three of Pérez et al.'s edits (``cv2.textureFlattening``,
 ``cv2.illuminationChange``, ``cv2.colorChange``); :func:`opencv_edit` runs one on the same
 image and region, :func:`compare_edit` runs ours and OpenCV's and measures the mean absolute
-difference inside the region.  Used by notebook 08 and the tests.
+difference inside the region.  Used by notebook 08 and the tests; it returns data, and
+:func:`helpers.tables.edit_comparison_table` formats it as text.
 
 Part of :mod:`helpers.gdf`, on top of :mod:`helpers.gdf.editing`; uses the plumbing (images).
 """
@@ -17,22 +18,20 @@ import numpy as np
 
 from .. import images
 from ..errors import UserError
-from ..tables import format_table
+from .common import EDIT_MODES, MASK_THRESHOLD
 from .editing import EditResult, color_change, illumination_change, texture_flatten
 
 __all__ = [
-    "CLOSING_COLUMNS",
     "EDITS",
     "OPENCV_DEFAULTS",
     "EditComparison",
-    "closing_table",
     "compare_edit",
     "load_region",
     "opencv_edit",
 ]
 
-EDITS = ("flatten", "illumination", "color")
-"""The edits OpenCV also has, by their ``blend --mode`` name."""
+EDITS = EDIT_MODES
+"""The edits OpenCV also has, by their ``blend --mode`` name (:data:`helpers.gdf.EDIT_MODES`)."""
 
 OPENCV_DEFAULTS = {
     "flatten": {"low": 30.0, "high": 45.0},
@@ -112,7 +111,7 @@ class EditComparison:
         if self.opencv is None:
             return float("nan")
         ours = images.to_uint8(self.ours.clipped).astype(np.float64)
-        theirs = np.round(self.opencv.astype(np.float64) * 255.0)
+        theirs = images.to_uint8(self.opencv).astype(np.float64)
         return float(np.abs(ours - theirs)[self.mask].mean())
 
     def metrics(self) -> dict:
@@ -160,36 +159,9 @@ def load_region(
     image: str, mask: str, *, size: int | str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(image (H, W, 3) float32, mask (H, W) bool)`` from two sample asset names or paths,
-    resized alike (``size`` as in :func:`helpers.images.load`); the mask is in above 0.5."""
+    resized alike (``size`` as in :func:`helpers.images.load`); the mask is in above
+    :data:`helpers.gdf.MASK_THRESHOLD`."""
     img = images.load(image, size=size, mode="RGB")
     m = images.load(mask, mode="L")
     m = images.resize(m, (img.shape[1], img.shape[0]))
-    return img, m > 0.5
-
-
-CLOSING_COLUMNS = ("edit", "unknowns", "residual", "ours ms", "OpenCV ms", "|ours - OpenCV|")
-"""The columns of :func:`closing_table`."""
-
-
-def closing_table(results: dict, comparisons: dict) -> str:
-    """A plain-text table, one row per edit: unknowns, residual and time of ours (``results``:
-    name -> :class:`EditResult`), and OpenCV's time and mean difference inside the region in
-    8-bit levels where ``comparisons`` (name -> :class:`EditComparison`) has that edit."""
-    rows = []
-    for name, res in results.items():
-        c = comparisons.get(name)
-        if c is None or c.opencv is None:
-            cv_ms = diff = "-" if c is None else "not installed"
-        else:
-            cv_ms, diff = f"{c.opencv_seconds * 1e3:.0f}", f"{c.difference:.1f} levels"
-        rows.append(
-            (
-                name,
-                f"{res.unknowns:,}",
-                f"{res.max_residual:.1e}",
-                f"{res.seconds * 1e3:.0f}",
-                cv_ms,
-                diff,
-            )
-        )
-    return format_table(rows, CLOSING_COLUMNS, rule=True)
+    return img, m > MASK_THRESHOLD

@@ -29,9 +29,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import images
 from ..errors import UserError
-from .blending import MASK_THRESHOLD, SolvedImage, place_mask
-from .solver import PoissonSystem, channel_dot, solve
+from .common import (
+    LUMA,
+    SolvedImage,
+    as_image,
+    check_placement,
+    check_region,
+    parse_offset,
+    place_mask,
+    region,
+    split_alpha,
+)
+from .solver import channel_dot, solve
+from .system import PoissonSystem
 
 __all__ = [
     "EDGE_METHODS",
@@ -49,9 +61,6 @@ __all__ = [
     "texture_flatten",
     "tile",
 ]
-
-LUMA = np.array([0.299, 0.587, 0.114])
-"""ITU-R BT.601 luma weights (as :func:`helpers.images.rgb_to_luminance` and Pillow's mode L)."""
 
 EDGE_METHODS = ("canny", "threshold")
 """Edge maps for :func:`texture_flatten`."""
@@ -72,63 +81,15 @@ class EditResult(SolvedImage):
     iterations: int
     seconds: float
 
-    def summary(self) -> str:
-        return (
-            f"{self.mode}: {self.unknowns:,} unknowns, residual {self.max_residual:.1e}, "
-            f"{self.iterations} iterations, {self.seconds:.3f} s"
-        )
-
 
 # ----------------------------------------------------------------------------- inputs
 
 
 def _image(image, what: str) -> np.ndarray:
-    """A float ``(H, W)`` or ``(H, W, 3)`` image (an alpha channel is dropped), float64."""
-    arr = np.asarray(image)
-    if not (np.issubdtype(arr.dtype, np.floating) or arr.dtype == bool):
-        raise UserError(f"{what} has dtype {arr.dtype}; pass a float image in [0, 1]")
-    if arr.ndim == 3 and arr.shape[2] in (1, 2):
-        arr = arr[..., 0]
-    elif arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3) or min(arr.shape[:2]) < 3:
-        raise UserError(
-            f"{what} must be (H, W) grey or (H, W, 3) colour of at least 3x3 pixels, "
-            f"got shape {arr.shape}"
-        )
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise UserError(f"{what} contains NaN or infinite values")
-    return arr
-
-
-def _region(mask, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
-    """``mask`` as ``(H, W)`` bool (values above 0.5 are in), checked against ``shape``."""
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] == 1:
-        m = m[..., 0]
-    if m.ndim != 2:
-        raise UserError(f"{what} must be a single-channel (H, W) image, got shape {m.shape}")
-    if m.dtype != bool:
-        if not (np.issubdtype(m.dtype, np.number) and np.isfinite(m).all()):
-            raise UserError(f"{what} must be boolean or numbers in [0, 1]")
-        m = m > MASK_THRESHOLD
-    if m.shape != tuple(shape):
-        raise UserError(
-            f"{what} is {m.shape[0]}x{m.shape[1]} but the image is {shape[0]}x{shape[1]} "
-            "(HxW); they must be the same size"
-        )
-    return m
-
-
-def _check_omega(omega: np.ndarray) -> None:
-    if not omega.any():
-        raise UserError("the region is empty (no mask pixel above 0.5): nothing to edit")
-    if omega.all():
-        raise UserError(
-            "the region covers the whole image, so no pixels remain to fix the solution "
-            "(no boundary values); shrink the mask"
-        )
+    """A float ``(H, W)`` or ``(H, W, 3)`` image of at least 3x3 pixels (:func:`as_image`; an
+    alpha channel is dropped), float64."""
+    colour, _ = split_alpha(as_image(image, what, min_side=3))
+    return colour.astype(np.float64)
 
 
 def _luma(image3: np.ndarray) -> np.ndarray:
@@ -179,7 +140,7 @@ def guided_solve(
     t0 = time.perf_counter() if t0 is None else t0
     base3 = _as3(np.asarray(base, dtype=np.float64))
     omega = np.asarray(omega, dtype=bool)
-    _check_omega(omega)
+    check_region(omega)
     vx3 = vx.reshape(base3.shape[0], base3.shape[1] - 1, -1)
     vy3 = vy.reshape(base3.shape[0] - 1, base3.shape[1], -1)
     dx = vx3 - np.diff(base3, axis=1)  # the guidance minus base's own differences
@@ -225,17 +186,10 @@ def monochrome_transfer(
     t0 = time.perf_counter()
     src = _as3(_image(source, "source"))
     tgt = _image(target, "target")
-    m = _region(mask, src.shape[:2], "mask")
-    try:
-        dy, dx = (int(v) for v in offset)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"offset {offset!r}: give two whole numbers (dy, dx)") from exc
+    m = region(mask, src.shape, against="source")
+    dy, dx = parse_offset(offset)
     h, w = tgt.shape[:2]
-    if (dy, dx) == (0, 0) and src.shape[:2] != (h, w):
-        raise UserError(
-            f"source is {src.shape[0]}x{src.shape[1]} but the target is {h}x{w} (HxW); "
-            "use images of the same size, or place the source with an offset (dy, dx)"
-        )
+    check_placement(src.shape, tgt.shape, (dy, dx))
     omega = place_mask(m, (h, w), (dy, dx))
     placed = np.zeros((h, w))
     placed_luma = _luma(src)
@@ -281,8 +235,7 @@ def edge_map(
             "Canny edges need OpenCV (pip install -e '.[opencv]'); or use the gradient "
             "threshold edge map (method 'threshold')"
         ) from exc
-    u8 = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return cv2.Canny(u8, float(low), float(high), apertureSize=3) > 0
+    return cv2.Canny(images.to_uint8(img), float(low), float(high), apertureSize=3) > 0
 
 
 def texture_flatten(
@@ -307,11 +260,11 @@ def texture_flatten(
     """
     t0 = time.perf_counter()
     img = _image(image, "image")
-    omega = _region(mask, img.shape[:2])
+    omega = region(mask, img.shape)
     if isinstance(edges, str):
         on = edge_map(img, method=edges, threshold=threshold, low=low, high=high)
     else:
-        on = _region(edges, img.shape[:2], "edge map")
+        on = region(edges, img.shape, what="edge map")
     if rule not in ("either", "forward"):
         raise UserError(f"pair rule {rule!r}: use 'either' or 'forward'")
     keep_x, keep_y = (
@@ -376,7 +329,7 @@ def illumination_change(
     """
     t0 = time.perf_counter()
     img = _image(image, "image")
-    omega = _region(mask, img.shape[:2])
+    omega = region(mask, img.shape)
     vx, vy, _ = illumination_field(img, omega, alpha=alpha, beta=beta, alpha_units=alpha_units)
     return guided_solve(img, omega, vx, vy, mode="illumination change", tol=tol, t0=t0)
 
@@ -395,7 +348,7 @@ def color_change(
     img = _image(image, "image")
     if img.ndim != 3:
         raise UserError("colour change needs an (H, W, 3) colour image")
-    omega = _region(mask, img.shape[:2])
+    omega = region(mask, img.shape)
     k = np.asarray(gains, dtype=np.float64).ravel()
     if k.size != 3 or not np.isfinite(k).all() or (k < 0).any():
         raise UserError(f"colour gains {gains!r}: give three numbers >= 0 (R, G, B)")

@@ -5,7 +5,8 @@ The examples are defined in :mod:`helpers.gdf.samples` from the public originals
 manifest (:mod:`helpers.assets`), and loaded through :func:`helpers.images.load`.
 
 Part of :mod:`helpers.gdf`, on top of blending (:mod:`helpers.gdf.blending`); uses the
-plumbing (assets, images) and :func:`helpers.tables.format_table` for its text table.
+plumbing (assets, images).  It returns data; :func:`helpers.tables.blend_comparison_table`
+formats a list of :class:`Comparison` as text.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 
 from .. import images
 from ..errors import UserError
-from ..tables import format_table
 from .blending import MASK_THRESHOLD, blend, naive_paste
 from .samples import EXAMPLES, derive_example
 
@@ -27,10 +27,8 @@ __all__ = [
     "Comparison",
     "ComparisonSummary",
     "Example",
-    "TABLE_COLUMNS",
     "compare_example",
     "compare_examples",
-    "comparison_table",
     "list_examples",
     "load_example",
     "mask_crop",
@@ -220,50 +218,6 @@ def compare_examples(
 ) -> list[Comparison]:
     """:func:`compare_example` for each name (one call processes the whole list)."""
     return [compare_example(name, size=size, opencv=opencv) for name in names]
-
-
-TABLE_COLUMNS = (
-    "example",
-    "size",
-    "unknowns",
-    "Poisson res / it / ms",
-    "mixed res / it / ms",
-    "OpenCV normal / mixed ms",
-    "|exact - OpenCV| normal / mixed",
-)
-"""The columns of :func:`comparison_table`."""
-
-
-def _table_row(c: Comparison) -> tuple[str, ...]:
-    """One example's cells of :func:`comparison_table` (all text, in ``TABLE_COLUMNS`` order)."""
-    h, w = c.shape
-    cv = c.seconds["OpenCV normal"], c.seconds["OpenCV mixed"]
-    if np.isnan(cv[0]):
-        cv_text = diff_text = "not installed"
-    else:
-        cv_text = f"{cv[0] * 1e3:.0f} / {cv[1] * 1e3:.0f}"
-        normal, mixed = c.opencv_difference("Poisson"), c.opencv_difference("mixed")
-        diff_text = f"{normal:.1f} / {mixed:.1f} levels"
-
-    def solved(column: str) -> str:
-        residual, ms = c.residuals[column], c.seconds[column] * 1e3
-        return f"{residual:.1e} / {c.iterations[column]} / {ms:.0f}"
-
-    return (
-        c.name,
-        f"{w}x{h}",
-        f"{c.unknowns:,}",
-        solved("Poisson"),
-        solved("mixed"),
-        cv_text,
-        diff_text,
-    )
-
-
-def comparison_table(comparisons: list[Comparison]) -> str:
-    """A plain-text table: size, unknowns, residuals, iterations and times per example."""
-    rows = [_table_row(c) for c in comparisons]
-    return format_table(rows, TABLE_COLUMNS, rule=True)
 
 
 def save_comparisons(

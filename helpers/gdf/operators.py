@@ -14,7 +14,7 @@ Conventions (Pérez, Gangnet & Blake 2003, Sec. 2, discrete form):
 Everything here is vectorised index arithmetic: no Python loop over pixels.
 Arrays are float images ``(H, W)`` or ``(H, W, C)`` in [0, 1]; :func:`guidance_divergence`
 works on channel-first stacks ``(C, H, W)``, the layout the solver uses.  The solver's
-matrix-free products (:mod:`helpers.gdf.solver`) are tested against :func:`masked_laplacian`.
+matrix-free products (:mod:`helpers.gdf.system`) are tested against :func:`masked_laplacian`.
 
 Part of :mod:`helpers.gdf` (the gradient-domain package): the bottom layer, imported by the
 solver, the toy problem and blending; it imports nothing of ours.
@@ -30,6 +30,7 @@ __all__ = [
     "gradients",
     "grid_laplacian",
     "masked_laplacian",
+    "mixed_gradient",
     "neighbour_count",
     "guidance_divergence",
 ]
@@ -119,6 +120,12 @@ def masked_laplacian(mask: np.ndarray, *, pins: np.ndarray | None = None) -> sp.
     return sp.csr_matrix((vals[keep], cols[keep], indptr), shape=(n, n))
 
 
+def mixed_gradient(source_diff: np.ndarray, target_diff: np.ndarray) -> np.ndarray:
+    """Pérez Eq. 13, the mixed guidance: per pixel pair (and channel) the source's difference
+    where ``|s_p - s_q| >= |t_p - t_q|`` (ties go to the source), else the target's."""
+    return np.where(np.abs(source_diff) >= np.abs(target_diff), source_diff, target_diff)
+
+
 def guidance_divergence(
     source: np.ndarray,
     target: np.ndarray,
@@ -130,9 +137,8 @@ def guidance_divergence(
 
     This is the right-hand side of the *correction* problem ``A e = g`` whose solution gives
     the blend ``f = t + e`` (on Omega; the caller masks it).  ``v_pq`` is the guidance of
-    Pérez Eq. 11 (``"poisson"``: ``s_p - s_q``) or Eq. 12/13 (``"mixed"``: ``s_p - s_q`` if
-    ``|s_p - s_q| >= |t_p - t_q|`` — ties go to the source — else ``t_p - t_q``), chosen per
-    pixel pair and per channel.  Pairs touching a pixel where ``source_valid`` is false (the
+    Pérez Eq. 11 (``"poisson"``: ``s_p - s_q``) or Eq. 12/13 (``"mixed"``: :func:`mixed_gradient`,
+    per pixel pair and per channel).  Pairs touching a pixel where ``source_valid`` is false (the
     source does not cover it) fall back to the target gradient, i.e. contribute nothing.
 
     Args:
@@ -157,7 +163,7 @@ def guidance_divergence(
         if mode == "mixed":
             ds = np.subtract(source[hi], source[lo], dtype=np.float64)
             dt = np.subtract(target[hi], target[lo], dtype=np.float64)
-            edge = np.where(np.abs(ds) >= np.abs(dt), ds - dt, 0.0)
+            edge = mixed_gradient(ds, dt) - dt  # exactly 0 where the target wins
         else:
             edge = np.subtract(diff[hi], diff[lo])  # (s_q - s_p) - (t_q - t_p)
         if source_valid is not None:

@@ -18,9 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..errors import UserError
+from .common import LUMA, as_image
 from .operators import forward_differences
-from .solver import PoissonSystem, solve
+from .solver import solve
+from .system import PoissonSystem
 
 __all__ = [
     "ToyResult",
@@ -53,18 +54,13 @@ class ToyResult:
 
 
 def _as_grey(image: np.ndarray, what: str = "image") -> np.ndarray:
-    arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim == 3 and arr.shape[2] == 1:
+    """A grey float64 ``(H, W)`` image of at least 2x2 pixels (:func:`as_image`); colour is
+    converted to BT.601 luma, an alpha channel dropped."""
+    arr = as_image(image, what, min_side=2)
+    if arr.ndim == 3 and arr.shape[2] == 2:  # grey and alpha
         arr = arr[..., 0]
-    if arr.ndim == 3 and arr.shape[2] in (3, 4):
-        arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
-    if arr.ndim != 2 or min(arr.shape) < 2:
-        raise UserError(
-            f"{what} must be a grey (H, W) image of at least 2x2 pixels, got shape {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise UserError(f"{what} contains NaN or infinite values")
-    return arr
+    arr = np.asarray(arr, dtype=np.float64)
+    return arr[..., :3] @ LUMA if arr.ndim == 3 else arr
 
 
 def toy_reconstruct(image: np.ndarray, *, tol: float = 1e-10) -> ToyResult:

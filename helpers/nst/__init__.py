@@ -2,27 +2,35 @@
 
 Everything optimises the **image** (never the network) to minimise, per batch element,
 
-    total = alpha · Σ_l wc_l · ½Σ(F_l − P_l)²  +  beta · Σ_l ws_l · E_l  +  tv_weight · TV
+    total = alpha · Σ_l wc_l · ½Σ(F_l − P_l)²  +  beta · Σ_l ws_l · E_l  +  Σ_r w_r · R_r
 
-(:mod:`helpers.nst.losses`; the paper's definitions) on the activations of a frozen VGG-19
+(:mod:`helpers.nst.losses`; the paper's definitions, the image regularisers ``R_r`` such as
+TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a frozen VGG-19
 (:mod:`helpers.nst.vgg`).  Layout, bottom up:
 
-* :mod:`~helpers.nst.vgg` — the network, layer names, the weight sets;
-  :mod:`~helpers.nst.losses` — the loss terms; :mod:`~helpers.nst.objective` — layer-weight
-  specs, :class:`Objective` and the recipes' constants; :mod:`~helpers.nst.lbfgs` — the
-  batched L-BFGS; :mod:`~helpers.nst.inputs` and :mod:`~helpers.nst.memory` — image
-  preparation and the memory check; :mod:`~helpers.nst.results` — :class:`TransferResult`.
+* :mod:`~helpers.nst.layers` — layer names; :mod:`~helpers.nst.vgg` — the network and the
+  weight sets; :mod:`~helpers.nst.losses` — the loss terms and the regulariser table;
+  :mod:`~helpers.nst.objective` — layer-weight specs, :class:`Objective` and the recipes'
+  constants; :mod:`~helpers.nst.lbfgs` — the batched L-BFGS; :mod:`~helpers.nst.inputs` and
+  :mod:`~helpers.nst.memory` — image preparation and the memory check;
+  :mod:`~helpers.nst.results` — :class:`TransferResult` and what callbacks receive;
+  :mod:`~helpers.nst.options` — :class:`RunOptions`; :mod:`~helpers.nst.evaluator` — the
+  network, the targets and one evaluation of a batch.
 * :mod:`~helpers.nst.loop` — :func:`optimize`, the one loop: one :class:`Objective` or a
   batch of them sharing the input images (or one image per element), run together with one
-  forward+backward pass per evaluation.
+  forward+backward pass per evaluation.  It never prints: progress goes to a callback
+  (``progress=``, :class:`Progress`; :func:`helpers.progress.bar` draws one).
 * :mod:`~helpers.nst.experiments` — :func:`stylize`, :func:`reconstruct_content`,
   :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
   :func:`content_style_grid` and :func:`run_grid` build objectives and call :func:`optimize`;
-  :func:`comparison` and :func:`layer_losses_text` print results.
+  :func:`comparison` and :func:`layer_losses_text` format results as text.
 * :mod:`~helpers.nst.controls` (with :mod:`~helpers.nst.color`) — the Gatys et al. 2017
   controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
   blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
   :func:`multiscale`, :func:`compare_multiscale`.
+* :mod:`~helpers.nst.analysis` — measurements for the notebooks:
+  :func:`high_frequency_energy`, :func:`mean_squared_gradient`, :func:`budget_check`,
+  :func:`color_check`.
 
 The package imports only the plumbing (:mod:`helpers.errors`, :mod:`helpers.runtime`,
 :mod:`helpers.images`, :mod:`helpers.assets`) and :mod:`helpers.tables`; figures and widgets
@@ -62,7 +70,15 @@ quadratic interpolation; non-finite trial values simply shrink the step.
 
 from __future__ import annotations
 
-from . import color, controls, losses, memory, vgg
+from . import analysis, color, controls, losses, memory, vgg
+from .analysis import (
+    BudgetCheck,
+    ColorCheck,
+    budget_check,
+    color_check,
+    high_frequency_energy,
+    mean_squared_gradient,
+)
 from .controls import (
     ScaledResult,
     blend_row,
@@ -70,6 +86,7 @@ from .controls import (
     multiscale,
     stylize_controlled,
 )
+from .evaluator import build_network
 from .experiments import (
     alpha_beta_grid,
     balance_point,
@@ -77,7 +94,6 @@ from .experiments import (
     comparison,
     content_style_grid,
     evaluations_to_reach,
-    high_frequency_energy,
     layer_losses_text,
     output_pixels,
     paper_vs_practice,
@@ -89,7 +105,7 @@ from .experiments import (
 )
 from .inputs import ImageLike
 from .lbfgs import BatchedLBFGS
-from .loop import build_network, optimize
+from .loop import optimize
 from .memory import available_memory, estimate_memory
 from .objective import (
     ADAM_LR,
@@ -100,6 +116,7 @@ from .objective import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_RATIO,
     DEFAULT_RATIO_512,
+    DEFAULT_REGULARISERS,
     DEFAULT_STYLE_LAYERS,
     GROWING_SUBSETS,
     INITS,
@@ -114,11 +131,13 @@ from .objective import (
     size_free_ratio,
     spec_label,
 )
+from .options import RunOptions
 from .recipes import RECIPE_NAMES, RECIPES, Recipe, get_recipe, recipes_table
-from .results import History, Interrupted, Step, TransferResult
+from .results import History, Interrupted, Progress, Step, TransferResult
 
 __all__ = [
     # submodules
+    "analysis",
     "color",
     "controls",
     "losses",
@@ -126,6 +145,7 @@ __all__ = [
     "vgg",
     # the loop and the experiments
     "optimize",
+    "RunOptions",
     "stylize",
     # the Gatys et al. 2017 controls (helpers.nst.controls)
     "stylize_controlled",
@@ -141,7 +161,6 @@ __all__ = [
     "carried_ratio",
     "output_pixels",
     "balance_point",
-    "high_frequency_energy",
     "paper_vs_practice",
     "practice_table",
     "build_network",
@@ -165,10 +184,18 @@ __all__ = [
     "TransferResult",
     "History",
     "Step",
+    "Progress",
     "Interrupted",
     "comparison",
     "layer_losses_text",
     "evaluations_to_reach",
+    # measurements (helpers.nst.analysis)
+    "high_frequency_energy",
+    "mean_squared_gradient",
+    "budget_check",
+    "BudgetCheck",
+    "color_check",
+    "ColorCheck",
     # memory
     "estimate_memory",
     "available_memory",
@@ -181,6 +208,7 @@ __all__ = [
     "DEFAULT_CONTENT_LAYERS",
     "DEFAULT_RATIO",
     "DEFAULT_RATIO_512",
+    "DEFAULT_REGULARISERS",
     "DEFAULT_STYLE_LAYERS",
     "GROWING_SUBSETS",
     "INITS",

@@ -43,6 +43,7 @@ from .color import (
     rgb_to_ycbcr,
     ycbcr_to_rgb,
 )
+from .evaluator import build_network, style_targets
 from .experiments import stylize
 from .inputs import ImageLike, Prepared, as_array
 from .results import TransferResult
@@ -159,7 +160,6 @@ class StyleMixTargets:
 
     def __call__(self, objs, model: vgg.VGGFeatures, prep: Prepared, style_layers, gram):
         from ..images import resize
-        from .loop import _style_targets  # the loop's own Gram targets, bitwise the same
 
         h, w = prep.shape
         b = self.weights.shape[1]
@@ -176,7 +176,7 @@ class StyleMixTargets:
         ]
         n = len(sized)
         part = Prepared([None] * n, sized, [None] * n, prep.shape, None)
-        grams = _style_targets(model, part, list(style_layers), gram)
+        grams = style_targets(model, part, list(style_layers), gram)
         dev = model.device
         masks = tuple(
             None
@@ -376,7 +376,6 @@ def region_style_losses(
     layer-weighted guided Gram loss, styles resized to the image).  A masked transfer that
     worked has each region closer to its own style: ``L[r, r] < L[r, s]``."""
     from ..images import resize, to_tensor
-    from .loop import build_network
     from .objective import DEFAULT_STYLE_LAYERS, layer_weights
 
     layer_w = layer_weights(
@@ -400,14 +399,6 @@ def region_style_losses(
                     for k, wl in layer_w.items()
                 )
     return out
-
-
-def high_frequency(image: np.ndarray) -> float:
-    """Mean squared difference of neighbouring pixels (the squared TV per pixel and channel):
-    the high-frequency energy that a TV weight suppresses."""
-    img = np.asarray(image, np.float64)
-    dy, dx = np.diff(img, axis=0), np.diff(img, axis=1)
-    return float((np.square(dy).sum() + np.square(dx).sum()) / img.size)
 
 
 def sky_mask(image: np.ndarray, *, margin: float = 0.02, brightness: float = 0.45) -> np.ndarray:
@@ -474,7 +465,6 @@ __all__ = [
     "color_grid",
     "color_inputs",
     "compare_multiscale",
-    "high_frequency",
     "load_mask",
     "luminance_inputs",
     "match_histogram",

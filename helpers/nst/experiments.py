@@ -3,8 +3,8 @@
 Part of :mod:`helpers.nst`, above the loop: :func:`stylize`, :func:`reconstruct_content`,
 :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
 :func:`content_style_grid` and the general :func:`run_grid` turn rows × columns of settings
-into one batch of :class:`Objective` s; :func:`comparison` and :func:`layer_losses_text` print
-results through :func:`helpers.tables.format_table`.
+into one batch of :class:`Objective` s; :func:`comparison` and :func:`layer_losses_text`
+format results as text through :func:`helpers.tables.format_table`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..tables import format_table
 from . import vgg
 from .inputs import ImageLike
 from .loop import optimize
+from .losses import REGULARISERS
 from .objective import (
     ALPHA_BETA_RATIOS,
     DEFAULT_CONTENT_LAYERS,
@@ -30,20 +31,31 @@ from .objective import (
     GROWING_SUBSETS,
     LayerSpec,
     Objective,
+    pop_regularisers,
     ratio_at,
     spec_label,
+    weight_key,
 )
 from .results import TransferResult
 
 # --- grids ------------------------------------------------------------------------------------
 
-_OBJECTIVE_KEYS = ("content_layers", "style_layers", "alpha", "beta", "ratio", "tv_weight")
+_OBJECTIVE_KEYS = (
+    "content_layers",
+    "style_layers",
+    "alpha",
+    "beta",
+    "ratio",
+    "regularisers",
+    *(weight_key(name) for name in REGULARISERS),
+)
 _ELEMENT_KEYS = ("content", "style", "seed", "init")
 
 
 def _objective(spec: Mapping, label: str) -> Objective:
     spec = dict(spec)
-    kwargs = {k: spec[k] for k in ("content_layers", "style_layers", "tv_weight") if k in spec}
+    kwargs = {k: spec[k] for k in ("content_layers", "style_layers") if k in spec}
+    kwargs["regularisers"] = pop_regularisers(spec)
     if "ratio" in spec:
         return Objective.from_ratio(spec["ratio"], label=label, **kwargs)
     return Objective(
@@ -61,9 +73,10 @@ def run_grid(
     """Run every (row, col) combination as one batch (row-major) and keep the labels.
 
     Each row and column is ``{key: value}`` with keys from :class:`Objective`
-    (``content_layers``, ``style_layers``, ``alpha``, ``beta``, ``ratio``, ``tv_weight``) and
-    per-element inputs (``content``, ``style``, ``seed``, ``init``); an element's settings are
-    ``base | row | col``.  ``options`` go to :func:`helpers.nst.optimize`.
+    (``content_layers``, ``style_layers``, ``alpha``, ``beta``, ``ratio``, ``regularisers`` or
+    a regulariser's ``<name>_weight`` such as ``tv_weight``) and per-element inputs
+    (``content``, ``style``, ``seed``, ``init``); an element's settings are ``base | row |
+    col``.  ``options`` go to :func:`helpers.nst.optimize`.
     """
     base = dict(base or {})
     allowed = set(_OBJECTIVE_KEYS) | set(_ELEMENT_KEYS)
@@ -210,7 +223,6 @@ def stylize(
     size_free_ratio: float | None = None,
     content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
     style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
-    tv_weight: float = 0.0,
     init: str | ImageLike = "content",
     **options,
 ) -> TransferResult:
@@ -219,8 +231,10 @@ def stylize(
     Give one of ``ratio`` (alpha/beta at this size; alpha = ratio, beta = 1), ``alpha`` and
     ``beta``, or ``size_free_ratio`` (the 512² value, carried to the output's size by
     :func:`carried_ratio`; default :data:`DEFAULT_RATIO_512`).  Several styles (``{name:
-    image}`` or a list) run as one batch, one column each.  ``options`` go to
-    :func:`helpers.nst.optimize` (a recipe's: ``**recipe.options(...)``).
+    image}`` or a list) run as one batch, one column each.  Regularisers are weighed by name:
+    ``tv_weight=1e-3`` (any ``<name>_weight`` of :data:`helpers.nst.losses.REGULARISERS`) or
+    ``regularisers={"tv": 1e-3}``.  The other ``options`` go to :func:`helpers.nst.optimize`
+    (a recipe's: ``**recipe.options(...)``).
     """
     given = [ratio is not None, alpha is not None or beta is not None, size_free_ratio is not None]
     if sum(given) > 1:
@@ -241,7 +255,7 @@ def stylize(
     base = {
         "content_layers": content_layers,
         "style_layers": style_layers,
-        "tv_weight": tv_weight,
+        "regularisers": pop_regularisers(options),
         **weights,
     }
     styles = _named(style)
@@ -478,10 +492,3 @@ def balance_point(
         "style_of_photo": style_of_photo,
         "content_of_stylised": content_of_stylised,
     }
-
-
-def high_frequency_energy(image: np.ndarray) -> float:
-    """Mean squared discrete Laplacian of an ``(H, W, 3)`` image: fine-grain noise shows here."""
-    img = np.asarray(image, dtype=np.float64)
-    lap = 4 * img[1:-1, 1:-1] - img[:-2, 1:-1] - img[2:, 1:-1] - img[1:-1, :-2] - img[1:-1, 2:]
-    return float(np.mean(lap**2))

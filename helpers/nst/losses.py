@@ -1,7 +1,8 @@
 """Style-transfer losses (Gatys, Ecker & Bethge): pure functions over dicts of features.
 
 Part of :mod:`helpers.nst`; imports nothing but torch.  The optimisation loop
-(:mod:`helpers.nst.loop`) sums these terms.
+(:mod:`helpers.nst.loop`) sums these terms; the image regularisers it can add are named in one
+table, :data:`REGULARISERS`.
 
 Every function works on a batch: ``features`` is ``{layer: (B, N, H, W)}`` (what
 :class:`helpers.nst.vgg.VGGFeatures` returns) and every loss comes back per batch element, shape
@@ -25,7 +26,7 @@ layers with many filters ``N`` less.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -234,6 +235,42 @@ def total_variation(image: Tensor) -> Tensor:
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
     return dy.square().sum(dim=(1, 2, 3)) + dx.square().sum(dim=(1, 2, 3))
+
+
+EDGE_TV_EPS = 0.01
+"""Charbonnier's ``ε`` of :func:`edge_preserving_tv` in [0, 1] pixel units (2.55/255)."""
+
+
+def edge_preserving_tv(image: Tensor, *, eps: float = EDGE_TV_EPS) -> Tensor:
+    """Edge-preserving (Charbonnier) total variation per batch element, ``(B,)``.
+
+    ``Σ (√(d² + ε²) − ε)`` over the vertical and horizontal neighbour differences ``d`` of an
+    ``image: (B, C, H, W)`` (float, [0, 1] units).  Quadratic (``≈ d²/2ε``) below ``ε`` and
+    linear (``≈ |d|``) above: it smooths speckle like :func:`total_variation`, but an edge
+    costs in proportion to its height, not its square, so edges survive.  The β = 1 TV of
+    Mahendran & Vedaldi, made differentiable at 0 by Charbonnier et al.'s (1997) penalty.
+    """
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    e2 = eps * eps
+    vertical = (dy.square() + e2).sqrt() - eps
+    horizontal = (dx.square() + e2).sqrt() - eps
+    return vertical.sum(dim=(1, 2, 3)) + horizontal.sum(dim=(1, 2, 3))
+
+
+Regulariser = Callable[[Tensor], Tensor]
+"""An image regulariser: ``image: (B, C, H, W)`` in [0, 1] -> ``(B,)`` (unweighted)."""
+
+REGULARISERS: dict[str, Regulariser] = {
+    "tv": total_variation,
+    "edge_tv": edge_preserving_tv,
+}
+"""The one table of image regularisers, by name.  An :class:`helpers.nst.Objective` weighs
+them by name (``regularisers={"tv": 1e-3}``, or ``tv_weight=1e-3`` in
+:func:`helpers.nst.stylize` and grid specs), the loop adds ``weight · term`` to the total in
+this order and records each unweighted term under its name.  A new regulariser is a function
+above, one entry here, its test, and its ``--<name>-weight`` flag in
+:mod:`helpers.cli.stylize`."""
 
 
 # --- guided (masked) and blended style targets: Gatys et al. 2017, "Controlling Perceptual

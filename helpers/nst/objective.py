@@ -1,8 +1,9 @@
 """What a style-transfer run optimises: layer-weight specs, :class:`Objective` and the defaults.
 
-Part of :mod:`helpers.nst`, above :mod:`helpers.nst.vgg` (layer names) and below the loop:
-``total = alpha·content + beta·style + tv_weight·TV`` per batch element, with per-layer weights
-normalised to sum to 1 within the content and within the style group (the paper's
+Part of :mod:`helpers.nst`, above :mod:`helpers.nst.layers` and :mod:`helpers.nst.losses` and
+below the loop: ``total = alpha·content + beta·style + Σ_r w_r·R_r(image)`` per batch element,
+the regularisers ``R_r`` named in :data:`helpers.nst.losses.REGULARISERS`, with per-layer
+weights normalised to sum to 1 within the content and within the style group (the paper's
 convention).  The constants are the recipes the notebooks compare (Gatys, Berkeley, CMU).
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import vgg
+from .losses import REGULARISERS
 
 # --- defaults --------------------------------------------------------------------------------
 
@@ -83,6 +85,10 @@ CMU_GROUPS: tuple[tuple[str, ...], ...] = (
 """The CMU writeup's groups of VGG's 16 conv layers (its conv_1+conv_2, conv_3+conv_4, …)."""
 ALPHA_BETA_RATIOS: tuple[float, ...] = (1e-2, 1e-4, 1e-6, 1e-8, 1e-10)
 """Berkeley's grid columns (alpha/beta)."""
+
+DEFAULT_REGULARISERS: dict[str, float] = {"tv": 0.0}
+"""Every objective's regularisers unless given: TV at weight 0 (not optimised, but its
+unweighted value is recorded in every run's history and final losses, for comparison)."""
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
@@ -206,26 +212,56 @@ def _check_weight(name: str, value: float) -> float:
     return value
 
 
+def weight_key(name: str) -> str:
+    """The keyword of regulariser ``name``'s weight: ``"tv"`` -> ``"tv_weight"``."""
+    return f"{name}_weight"
+
+
+def regulariser_weights(regularisers: Mapping[str, float] | None) -> dict[str, float]:
+    """:data:`DEFAULT_REGULARISERS` updated with ``regularisers``, checked: every name in
+    :data:`helpers.nst.losses.REGULARISERS`, every weight finite and >= 0."""
+    out = dict(DEFAULT_REGULARISERS)
+    for name, weight in (regularisers or {}).items():
+        if name not in REGULARISERS:
+            raise UserError(f"unknown regulariser {name!r}; use one of {', '.join(REGULARISERS)}")
+        out[name] = _check_weight(weight_key(name), weight)
+    return out
+
+
+def pop_regularisers(options: dict) -> dict[str, float]:
+    """Remove the regulariser weights from keyword ``options`` and return them by name: a
+    ``regularisers`` mapping and any ``<name>_weight`` keyword (``tv_weight=1e-3``), the
+    keyword winning."""
+    given = dict(options.pop("regularisers", None) or {})
+    for name in REGULARISERS:
+        if weight_key(name) in options:
+            given[name] = options.pop(weight_key(name))
+    return given
+
+
 @dataclass(frozen=True)
 class Objective:
     """One configuration of the loss (one batch element).
 
-    ``total = alpha·content + beta·style + tv_weight·TV``.  ``content_layers`` and
+    ``total = alpha·content + beta·style + Σ_r w_r·R_r``.  ``content_layers`` and
     ``style_layers`` take any :data:`LayerSpec`; after construction they are dicts whose
-    weights sum to 1.  ``alpha = beta = 0`` is refused; a group whose factor is 0 is ignored.
+    weights sum to 1.  ``regularisers`` weighs the image regularisers by name
+    (:data:`helpers.nst.losses.REGULARISERS`, e.g. ``{"tv": 1e-3}``); after construction it
+    holds :data:`DEFAULT_REGULARISERS` updated with them.  ``alpha = beta = 0`` is refused; a
+    group whose factor is 0 is ignored.
     """
 
     content_layers: LayerSpec = field(default_factory=lambda: dict(DEFAULT_CONTENT_LAYERS))
     style_layers: LayerSpec = field(default_factory=lambda: dict(DEFAULT_STYLE_LAYERS))
     alpha: float = DEFAULT_RATIO
     beta: float = 1.0
-    tv_weight: float = 0.0
+    regularisers: Mapping[str, float] = field(default_factory=dict)
     label: str = ""
 
     def __post_init__(self) -> None:
         alpha = _check_weight("alpha", self.alpha)
         beta = _check_weight("beta", self.beta)
-        tv = _check_weight("tv_weight", self.tv_weight)
+        regularisers = regulariser_weights(self.regularisers)
         if alpha == 0 and beta == 0:
             raise UserError(
                 "alpha and beta are both 0: nothing to optimise; make at least one positive"
@@ -242,7 +278,7 @@ class Objective:
             )
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "beta", beta)
-        object.__setattr__(self, "tv_weight", tv)
+        object.__setattr__(self, "regularisers", regularisers)
         object.__setattr__(self, "content_layers", content)
         object.__setattr__(self, "style_layers", style)
 

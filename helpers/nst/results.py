@@ -1,5 +1,6 @@
-"""What a style-transfer run returns: :class:`TransferResult`, its :class:`History`, and the
-:class:`Step` passed to callbacks and the :class:`Interrupted` raised on Ctrl-C.
+"""What a style-transfer run returns: :class:`TransferResult`, its :class:`History`, the
+:class:`Step` and :class:`Progress` passed to callbacks and the :class:`Interrupted` raised on
+Ctrl-C.
 
 Part of :mod:`helpers.nst`, filled in by the loop (:mod:`helpers.nst.loop`); results of
 separate runs join (:meth:`TransferResult.concat`, :meth:`TransferResult.hstack`) and grids
@@ -19,7 +20,10 @@ import numpy as np
 from torch import Tensor
 
 from ..tables import format_table
-from .objective import Objective
+from .objective import Objective, weight_key
+
+CORE_KEYS = ("total", "content", "style")
+"""The series every run records; regulariser terms and per-layer losses come after them."""
 
 
 @dataclass
@@ -27,9 +31,11 @@ class History:
     """Losses recorded every few evaluations, per batch element.
 
     ``evaluations``: ``(T,)`` evaluation numbers; ``seconds``: ``(T, B)`` since each element's
-    run began; ``total``, ``content``, ``style``, ``tv``: ``(T, B)`` (content and style without
-    alpha/beta, total with them); ``layers``: ``{"content:conv4_2" | "style:conv1_1": (T, B)}``
-    unweighted per-layer losses.  For L-BFGS the values are those of the accepted iterate.
+    run began; ``total``, ``content``, ``style``: ``(T, B)`` (content and style without
+    alpha/beta, total with them); ``terms``: ``{regulariser name: (T, B)}`` unweighted image
+    regularisers (``"tv"``, see :data:`helpers.nst.losses.REGULARISERS`); ``layers``:
+    ``{"content:conv4_2" | "style:conv1_1": (T, B)}`` unweighted per-layer losses.  For L-BFGS
+    the values are those of the accepted iterate.
     """
 
     evaluations: np.ndarray
@@ -37,22 +43,53 @@ class History:
     total: np.ndarray
     content: np.ndarray
     style: np.ndarray
-    tv: np.ndarray
+    terms: dict[str, np.ndarray]
     layers: dict[str, np.ndarray]
 
     def series(self, key: str) -> np.ndarray:
-        """``(T, B)`` values of ``total``/``content``/``style``/``tv`` or a ``layers`` key."""
-        if key in ("total", "content", "style", "tv"):
+        """``(T, B)`` values of ``total``/``content``/``style``, a ``terms`` or a ``layers`` key."""
+        if key in CORE_KEYS:
             return getattr(self, key)
-        if key in self.layers:
-            return self.layers[key]
-        raise KeyError(
-            f"no series {key!r}; have total, content, style, tv, {', '.join(self.layers)}"
+        for group in (self.terms, self.layers):
+            if key in group:
+                return group[key]
+        have = [*CORE_KEYS, *self.terms, *self.layers]
+        raise KeyError(f"no series {key!r}; have {', '.join(have)}")
+
+    @staticmethod
+    def from_records(records: Sequence[Record], batch: int) -> History:
+        """The history of one run from its records ``(evaluation, seconds, {key: (B,)})``."""
+        keys = list(records[-1][2])
+
+        def stack(key: str) -> np.ndarray:
+            return np.stack([r[2][key] for r in records])
+
+        return History(
+            evaluations=np.array([r[0] for r in records]),
+            seconds=np.repeat(np.array([r[1] for r in records])[:, None], batch, axis=1),
+            total=stack("total"),
+            content=stack("content"),
+            style=stack("style"),
+            terms={k: stack(k) for k in keys if k not in CORE_KEYS and ":" not in k},
+            layers={k: stack(k) for k in keys if ":" in k},
+        )
+
+    def take(self, idx: Sequence[int]) -> History:
+        """The history of the elements ``idx`` (in that order)."""
+        return History(
+            self.evaluations,
+            self.seconds[:, idx],
+            self.total[:, idx],
+            self.content[:, idx],
+            self.style[:, idx],
+            {k: v[:, idx] for k, v in self.terms.items()},
+            {k: v[:, idx] for k, v in self.layers.items()},
         )
 
     @staticmethod
     def concat(histories: Sequence[History]) -> History:
-        """Join histories of separate runs along the batch axis (aligned on evaluation numbers)."""
+        """Join histories of separate runs along the batch axis (aligned on evaluation numbers;
+        a term or layer one run lacks is NaN there)."""
         if len(histories) == 1:
             return histories[0]
         evals = np.unique(np.concatenate([h.evaluations for h in histories]))
@@ -64,27 +101,35 @@ class History:
         def cat(get) -> np.ndarray:
             return np.concatenate([aligned(h, get(h)) for h in histories], axis=1)
 
-        keys = list(dict.fromkeys(k for h in histories for k in h.layers))
-        layers = {}
-        for key in keys:
-            layers[key] = np.concatenate(
-                [
-                    aligned(h, h.layers[key])
-                    if key in h.layers
-                    else np.full((len(evals), h.total.shape[1]), np.nan)
-                    for h in histories
-                ],
-                axis=1,
-            )
+        def joined(group: str) -> dict[str, np.ndarray]:
+            keys = list(dict.fromkeys(k for h in histories for k in getattr(h, group)))
+            missing = {id(h): np.full((len(evals), h.total.shape[1]), np.nan) for h in histories}
+            return {
+                key: np.concatenate(
+                    [
+                        aligned(h, getattr(h, group)[key])
+                        if key in getattr(h, group)
+                        else missing[id(h)]
+                        for h in histories
+                    ],
+                    axis=1,
+                )
+                for key in keys
+            }
+
         return History(
             evals,
             cat(lambda h: h.seconds),
             cat(lambda h: h.total),
             cat(lambda h: h.content),
             cat(lambda h: h.style),
-            cat(lambda h: h.tv),
-            layers,
+            joined("terms"),
+            joined("layers"),
         )
+
+
+Record = tuple[int, float, dict[str, np.ndarray]]
+"""One recorded evaluation: its number, the seconds since the loop began, ``{key: (B,) loss}``."""
 
 
 @dataclass
@@ -92,11 +137,11 @@ class TransferResult:
     """What :func:`helpers.nst.optimize` returns.
 
     ``images``: one ``(H, W, 3)`` float32 array in [0, 1] per batch element (clipped, finite).
-    ``losses``: final losses of those images, ``{"total"|"content"|"style"|"tv"
-    |"content:<layer>"|"style:<layer>": (B,) array}``.  ``seconds``: wall time of the whole call;
-    ``loop_seconds``: of the evaluations only.  ``evaluations``: forward+backward passes run.
-    ``rows``/``cols``: labels when the batch is a grid (row-major).
-    """
+    ``losses``: final losses of those images, ``{"total"|"content"|"style"|<regulariser>
+    |"content:<layer>"|"style:<layer>": (B,) array}`` (regularisers unweighted, by name).
+    ``seconds``: wall time of the whole call; ``loop_seconds``: of the evaluations only.
+    ``evaluations``: forward+backward passes run.  ``rows``/``cols``: labels when the batch is
+    a grid (row-major); :meth:`at` picks an element by its labels."""
 
     images: list[np.ndarray]
     history: History
@@ -114,44 +159,30 @@ class TransferResult:
     def from_records(
         objectives: Sequence[Objective],
         image: Tensor,
-        records: list,
+        records: Sequence[Record],
         evaluations: int,
         *,
         start: float,
-        loop_start: float,
+        loop_seconds: float,
         device: str,
         optimizer: str,
         final: dict[str, Tensor] | None,
-        loop_seconds: float | None = None,
     ) -> TransferResult:
-        """The result of a loop: ``image`` ``(B, 3, H, W)``, ``records`` ``[(evaluation, seconds,
-        {key: (B,) losses})]``; ``final``: the losses of ``image`` (``None``: the last
-        record's, for an interrupted run); ``start``/``loop_start``: ``perf_counter`` times."""
+        """The result of one loop: ``image`` ``(B, 3, H, W)``, ``records`` ``[(evaluation,
+        seconds, {key: (B,) losses})]``; ``final``: the losses of ``image`` (``None``: the last
+        record's, for an interrupted run); ``start``: ``perf_counter`` time the run began."""
         from ..images import to_numpy
 
-        b = len(objectives)
-        keys = list(records[-1][2])
-        history = History(
-            evaluations=np.array([r[0] for r in records]),
-            seconds=np.repeat(np.array([r[1] for r in records])[:, None], b, axis=1),
-            total=np.stack([r[2]["total"] for r in records]),
-            content=np.stack([r[2]["content"] for r in records]),
-            style=np.stack([r[2]["style"] for r in records]),
-            tv=np.stack([r[2]["tv"] for r in records]),
-            layers={k: np.stack([r[2][k] for r in records]) for k in keys if ":" in k},
-        )
         if final is None:
             final_np = dict(records[-1][2])
         else:
             final_np = {k: v.cpu().numpy() for k, v in final.items()}
-        images = [to_numpy(image[i]) for i in range(b)]
-        now = time.perf_counter()
         return TransferResult(
-            images=images,
-            history=history,
+            images=[to_numpy(image[i]) for i in range(len(objectives))],
+            history=History.from_records(records, len(objectives)),
             losses=final_np,
-            seconds=now - start,
-            loop_seconds=loop_seconds if loop_seconds is not None else now - loop_start,
+            seconds=time.perf_counter() - start,
+            loop_seconds=loop_seconds,
             evaluations=evaluations,
             device=device,
             optimizer=optimizer,
@@ -187,7 +218,8 @@ class TransferResult:
         return [o.label or f"#{i}" for i, o in enumerate(self.objectives)]
 
     def table(self) -> list[dict]:
-        """One row per element: labels, alpha, beta, ratio and every final loss."""
+        """One row per element: labels, alpha, beta, ratio, the regulariser weights
+        (``tv_weight``, ...) and every final loss."""
         out = []
         rc = list(itertools.product(self.rows, self.cols)) if self.rows and self.cols else None
         for i, obj in enumerate(self.objectives):
@@ -196,7 +228,8 @@ class TransferResult:
                 row["row"], row["col"] = rc[i]
             else:
                 row["label"] = obj.label or f"#{i}"
-            row.update(alpha=obj.alpha, beta=obj.beta, ratio=obj.ratio, tv_weight=obj.tv_weight)
+            row.update(alpha=obj.alpha, beta=obj.beta, ratio=obj.ratio)
+            row.update({weight_key(name): w for name, w in obj.regularisers.items()})
             row.update({key: float(v[i]) for key, v in self.losses.items()})
             row["evaluations"] = self.evaluations
             out.append(row)
@@ -247,19 +280,9 @@ class TransferResult:
     ) -> TransferResult:
         """A result holding only the elements ``indices`` (in that order)."""
         idx = [int(i) % len(self) for i in indices]
-        h = self.history
-        history = History(
-            h.evaluations,
-            h.seconds[:, idx],
-            h.total[:, idx],
-            h.content[:, idx],
-            h.style[:, idx],
-            h.tv[:, idx],
-            {k: v[:, idx] for k, v in h.layers.items()},
-        )
         return TransferResult(
             images=[self.images[i] for i in idx],
-            history=history,
+            history=self.history.take(idx),
             losses={k: v[idx] for k, v in self.losses.items()},
             seconds=self.seconds,
             loop_seconds=self.loop_seconds,
@@ -286,6 +309,27 @@ class TransferResult:
         n = len(self.cols)
         idx = [self.rows.index(r) * n + self.cols.index(c) for r in rows for c in cols]
         return self.take(idx, rows=rows, cols=cols)
+
+    def index(self, row: str | None = None, col: str | None = None) -> int:
+        """Position in :attr:`images` of the element labelled ``row`` × ``col``.
+
+        A grid: ``row`` and ``col`` name one of its rows and columns (leave out an axis that
+        has a single label).  Any other batch: ``row`` is the element's objective label.
+        Raises ``KeyError`` naming the labels there are.
+        """
+        if not (self.rows and self.cols):
+            labels = [o.label for o in self.objectives]
+            if col is not None or row not in labels:
+                raise KeyError(f"no element labelled {row!r}; labels {labels}")
+            return labels.index(row)
+        return _position(self.rows, row, "row") * len(self.cols) + _position(
+            self.cols, col, "column"
+        )
+
+    def at(self, row: str | None = None, col: str | None = None) -> TransferResult:
+        """The element labelled ``row`` × ``col`` (see :meth:`index`) as a batch of one: its
+        ``.image``, ``.final(...)`` and history."""
+        return self.take([self.index(row, col)])
 
     def cell(self, row: int, col: int) -> TransferResult:
         """Grid cell (``row``, ``col``) by position (negative counts from the end) as a batch
@@ -342,6 +386,16 @@ class TransferResult:
         )
 
 
+def _position(labels: list[str], name: str | None, what: str) -> int:
+    if name is None:
+        if len(labels) != 1:
+            raise KeyError(f"name the {what}: one of {labels}")
+        return 0
+    if name not in labels:
+        raise KeyError(f"no {what} {name!r}; the {what}s are {labels}")
+    return labels.index(name)
+
+
 @dataclass
 class Step:
     """Passed to ``callback`` at every recorded evaluation."""
@@ -351,6 +405,26 @@ class Step:
     total: np.ndarray
     image: Tensor
     """``(B, 3, H, W)`` current iterate (not clipped; do not modify)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Passed to ``progress`` after every evaluation of a run, and once more when it ends.
+
+    A batch split by ``max_batch`` reports each of its runs from evaluation 1 again.
+    """
+
+    evaluation: int
+    """Evaluations done in this run (forward+backward passes)."""
+    steps: int
+    """This run's budget of evaluations."""
+    batch: int
+    """Elements optimised together in this run."""
+    optimizer: str
+    loss: float | None
+    """Mean total loss over the batch at the latest record (``None`` before the first)."""
+    done: bool = False
+    """The run has ended: its budget spent, stopped early, interrupted or failed."""
 
 
 class Interrupted(KeyboardInterrupt):

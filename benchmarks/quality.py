@@ -1,11 +1,12 @@
 """The loss of the image the user gets, and how it falls with the evaluations spent.
 
-Part of :mod:`helpers.nst`, above the loop.  The *delivered* image is the optimised image
-clamped to [0, 1] and quantised to 8 bits, the image a PNG holds.  :func:`delivered_losses`
-scores any images that way under the project's objective; :func:`delivered_curve` runs
-:func:`helpers.nst.optimize` and scores its iterates at chosen evaluations, so that optimisers
-are compared on what they deliver rather than on their unclamped iterates (benchmarks and
-notebook 04 plot these curves).
+Benchmark helpers over :mod:`helpers.nst` (only the benchmarks and their tests use them).  The
+*delivered* image is the optimised image clamped to [0, 1] and quantised to 8 bits, the image a
+PNG holds (:func:`helpers.images.quantize`, the one 8-bit rounding rule).
+:func:`delivered_losses` scores any images that way under the project's objective;
+:func:`delivered_curve` runs :func:`helpers.nst.optimize` and scores its iterates at chosen
+evaluations, so that optimisers are compared on what they deliver rather than on their
+unclamped iterates (:mod:`benchmarks.bench_quality` plots these curves).
 """
 
 from __future__ import annotations
@@ -15,15 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .objective import Objective
-from .results import Step, TransferResult
-
-
-def quantize(image) -> np.ndarray:
-    """``image`` clamped to [0, 1] and rounded to 8 bits as :func:`helpers.images.to_uint8`
-    does, as float32 in [0, 1]."""
-    arr = np.asarray(image, dtype=np.float32)
-    return (np.floor(np.clip(arr, 0.0, 1.0) * 255.0 + 0.5) / 255.0).astype(np.float32)
+from helpers.images import quantize
+from helpers.nst import Objective, Step, TransferResult, optimize
 
 
 def delivered_losses(
@@ -36,14 +30,12 @@ def delivered_losses(
     max_batch: int = 4,
     **options,
 ) -> np.ndarray:
-    """``key`` loss of each image after :func:`quantize`, under ``objective`` (default
-    :class:`Objective`'s) with the content and style images ``content``, ``style``.
+    """``key`` loss of each image after :func:`helpers.images.quantize`, under ``objective``
+    (default :class:`Objective`'s) with the content and style images ``content``, ``style``.
 
     ``options`` go to :func:`helpers.nst.optimize` (weights, device, gram, …: use those of the
     run that produced the images); one evaluation at the images scores them.
     """
-    from .loop import optimize
-
     objective = objective or Objective()
     delivered = [quantize(im) for im in images]
     options = {"progress": False, **options, "steps": 1, "record_every": 1}
@@ -96,8 +88,6 @@ def delivered_curve(
     (each is then scored during the run, one forward pass per sampled evaluation; the
     curve ends there).  ``options`` go to :func:`helpers.nst.optimize` and to the scoring pass.
     """
-    from .loop import optimize
-
     objective = objective or Objective()
     marks = sorted(
         {int(a) for a in (at or [1, 5, *range(10, steps + 1, 10)]) if 1 <= a <= steps} | {steps}
