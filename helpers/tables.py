@@ -3,8 +3,10 @@
 Every table the series prints (loss tables, run comparisons, blend timings, the report's
 pass/fail and drift tables) goes through :func:`format_table`, so they all read alike:
 a header, an optional rule, text left-aligned and numbers right-aligned.  The method packages
-return data; the gradient-domain notebooks' tables are laid out here
-(:func:`blend_comparison_table`, :func:`edit_comparison_table`).
+return data and the notebooks' tables are laid out here: style transfer's
+(:func:`transfer_table`, :func:`run_comparison_table`, :func:`layer_losses_table`,
+:func:`practice_table`, :func:`recipes_table`, :func:`architecture_table`) and the gradient
+domain's (:func:`blend_comparison_table`, :func:`edit_comparison_table`).
 
 >>> print(format_table([{"run": "adam", "loss": 1.5e7}], formats={"loss": ".3g"}))
 run      loss
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # hints only: importing helpers.nst imports torch
+    from .nst import LayerLoss, PracticeRow, Recipe, RunComparison, TransferResult
 
 Format = str | Callable[[Any], str]
 
@@ -89,6 +94,87 @@ def format_table(
         lines.append((" " * gap).join("-" * w for w in widths))
     lines += [line(row) for row in cells[1:]]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- style transfer
+
+
+def transfer_table(
+    result: TransferResult, keys: Sequence[str] = ("total", "content", "style")
+) -> str:
+    """A :class:`helpers.nst.TransferResult`, one line per element: its labels, alpha/beta and
+    the final losses ``keys`` (from :meth:`~helpers.nst.TransferResult.table`)."""
+    rows = result.table()
+    head = ["row", "col"] if "row" in rows[0] else ["label"]
+    formats = {"ratio": ".0e"} | {k: ".4g" for k in keys}
+    return format_table(
+        rows, [*head, "ratio", *keys], formats=formats, headers={"ratio": "alpha/beta"}
+    )
+
+
+def run_comparison_table(comparison: RunComparison) -> str:
+    """:func:`helpers.nst.compare_runs` as text: one line per run, its final losses, time, and
+    the evaluations it needed to reach the weakest run's final total loss (``-``: never)."""
+    columns = ("run", "total", "content", "style", "evals", "seconds", "s/eval")
+    columns += (f"evals to {comparison.level:.3g}",)
+    rows = [
+        (
+            r.run,
+            r.total,
+            r.content,
+            r.style,
+            r.evaluations,
+            r.seconds,
+            r.seconds_per_evaluation,
+            r.evaluations_to_level,
+        )
+        for r in comparison.rows
+    ]
+    formats = {"total": ".4g", "content": ".4g", "style": ".4g", "seconds": ".1f", "s/eval": ".3f"}
+    return format_table(rows, columns, formats=formats)
+
+
+def layer_losses_table(rows: Sequence[LayerLoss]) -> str:
+    """:func:`helpers.nst.layer_losses` as text: one line per layer, its weight and its loss
+    first and last recorded."""
+    return format_table(
+        [(r.layer, r.weight, r.first, r.last) for r in rows],
+        ["layer", "weight", "first", "last"],
+        formats={"weight": ".2f", "first": ".4g", "last": ".4g"},
+    )
+
+
+def practice_table(rows: Sequence[PracticeRow]) -> str:
+    """:func:`helpers.nst.practice_rows` as text: one line per run of the paper-against-practice
+    panel, its final loss and seconds."""
+    return format_table(
+        [(r.choice, r.setting, r.final_loss, r.evaluations, r.seconds) for r in rows],
+        ["choice", "setting", "final loss", "evals", "seconds"],
+        formats={"final loss": ".4g", "seconds": ".1f"},
+    )
+
+
+def recipes_table(recipes: Iterable[Recipe]) -> str:
+    """Recipes (:data:`helpers.nst.RECIPES` ``.values()``) side by side, one line per setting
+    (:meth:`helpers.nst.Recipe.settings`)."""
+    recipes = list(recipes)
+    keys = list(recipes[0].settings())
+    rows = [{"setting": key, **{r.name: r.settings()[key] for r in recipes}} for key in keys]
+    return format_table(rows, ["setting", *[r.name for r in recipes]])
+
+
+def architecture_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The truncated network of :func:`helpers.nst.vgg.describe` (its rows) as a table of
+    names, modules and output shapes (``*`` = hooked)."""
+    lines = [
+        {
+            "layer": ("*" if row["hooked"] else " ") + row["name"],
+            "output": str(row["output"]),
+            "module": row["module"],
+        }
+        for row in rows
+    ]
+    return format_table(lines, headers={"output": "output (B, C, H, W)"}, gap=1)
 
 
 # ----------------------------------------------------------------------------- gradient domain

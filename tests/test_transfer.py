@@ -488,22 +488,31 @@ def test_styles_of_different_shapes_keep_their_aspect_and_targets(fast, images):
 
 
 def test_text_helpers_and_figures(fast, images):
-    from helpers import figures
+    from helpers import figures, tables
 
     content, style = images
     grid = nst.alpha_beta_grid(
         content, style, ratios=[1e-2, 1e-4], style_layer_sets=[[1, 0, 0, 0, 0]], steps=3, **fast
     )
-    text = grid.table_text()
+    text = tables.transfer_table(grid)
     assert len(text.splitlines()) == 3 and "1e-02" in text and "1e-04" in text
-    layers = nst.layer_losses_text(grid, element=0)
+    rows = nst.layer_losses(grid, element=0)
+    assert {r.layer: r.weight for r in rows}["style:relu1_1"] == 1.0
+    assert [r.first for r in rows] == [float(s[0, 0]) for s in grid.history.layers.values()]
+    layers = tables.layer_losses_table(rows)
     assert "style:relu1_1" in layers and " 1.00 " in layers
     runs = {
         "a": nst.stylize(content, style, steps=3, **fast),
         "b": nst.stylize(content, style, steps=3, init="noise", **fast),
     }
-    table = nst.comparison(runs)
+    compared = nst.compare_runs(runs)
+    assert [r.run for r in compared.rows] == ["a", "b"]
+    assert compared.level == max(float(r.history.total[-1, 0]) for r in runs.values())
+    # every run ends at or below the weakest run's final loss, so each reaches it
+    assert all(r.evaluations_to_level is not None for r in compared.rows)
+    table = tables.run_comparison_table(compared)
     assert table.splitlines()[1].startswith("a ") and table.splitlines()[2].startswith("b ")
+    assert f"evals to {compared.level:.3g}" in table.splitlines()[0]
     fig = figures.transfer_grid(grid, row_inputs=[content], col_inputs=[style, style], corner=None)
     assert len(fig.axes) == 2 * 3
     assert len(figures.loss_curves(runs).axes[0].lines) == 2

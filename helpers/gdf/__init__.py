@@ -41,9 +41,9 @@ from .blending import BlendResult, blend, naive_paste, relative_residual
 from .coarse import CoarseSpace
 from .color2gray import (
     Color2GrayResult,
+    ContrastReport,
     colour_edges,
     contrast_kept,
-    ContrastReport,
     contrast_report,
     isoluminant_pattern,
 )

@@ -22,8 +22,10 @@ TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a fro
   (``progress=``, :class:`Progress`; :func:`helpers.progress.bar` draws one).
 * :mod:`~helpers.nst.experiments` — :func:`stylize`, :func:`reconstruct_content`,
   :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
-  :func:`content_style_grid` and :func:`run_grid` build objectives and call :func:`optimize`;
-  :func:`comparison` and :func:`layer_losses_text` format results as text.
+  :func:`content_style_grid` and :func:`run_grid` build objectives and call :func:`optimize`.
+* :mod:`~helpers.nst.reading` — rows read from finished runs, as dataclasses:
+  :func:`compare_runs`, :func:`layer_losses`, :func:`practice_rows`; :mod:`helpers.tables`
+  prints them.
 * :mod:`~helpers.nst.controls` (with :mod:`~helpers.nst.color`) — the Gatys et al. 2017
   controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
   blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
@@ -33,7 +35,7 @@ TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a fro
   :func:`color_check`.
 
 The package imports only the plumbing (:mod:`helpers.errors`, :mod:`helpers.runtime`,
-:mod:`helpers.images`, :mod:`helpers.assets`) and :mod:`helpers.tables`; figures and widgets
+:mod:`helpers.images`, :mod:`helpers.assets`) and returns data; tables, figures and widgets
 build on it from above.  Importing it imports torch.
 
 Conventions:
@@ -91,13 +93,9 @@ from .experiments import (
     alpha_beta_grid,
     balance_point,
     carried_ratio,
-    comparison,
     content_style_grid,
-    evaluations_to_reach,
-    layer_losses_text,
     output_pixels,
     paper_vs_practice,
-    practice_table,
     reconstruct_content,
     reconstruct_style,
     run_grid,
@@ -132,7 +130,17 @@ from .objective import (
     spec_label,
 )
 from .options import RunOptions
-from .recipes import RECIPE_NAMES, RECIPES, Recipe, get_recipe, recipes_table
+from .reading import (
+    LayerLoss,
+    PracticeRow,
+    RunComparison,
+    RunRow,
+    compare_runs,
+    evaluations_to_reach,
+    layer_losses,
+    practice_rows,
+)
+from .recipes import RECIPE_NAMES, RECIPES, Recipe, get_recipe
 from .results import History, Interrupted, Progress, Step, TransferResult
 
 __all__ = [
@@ -162,14 +170,14 @@ __all__ = [
     "output_pixels",
     "balance_point",
     "paper_vs_practice",
-    "practice_table",
+    "practice_rows",
+    "PracticeRow",
     "build_network",
     # recipes
     "Recipe",
     "RECIPES",
     "RECIPE_NAMES",
     "get_recipe",
-    "recipes_table",
     "BatchedLBFGS",
     # objectives
     "Objective",
@@ -186,8 +194,11 @@ __all__ = [
     "Step",
     "Progress",
     "Interrupted",
-    "comparison",
-    "layer_losses_text",
+    "compare_runs",
+    "RunComparison",
+    "RunRow",
+    "layer_losses",
+    "LayerLoss",
     "evaluations_to_reach",
     # measurements (helpers.nst.analysis)
     "high_frequency_energy",

@@ -1,10 +1,11 @@
-"""The experiments the notebooks run, built on :func:`helpers.nst.optimize`, and their tables.
+"""The experiments the notebooks run, built on :func:`helpers.nst.optimize`.
 
 Part of :mod:`helpers.nst`, above the loop: :func:`stylize`, :func:`reconstruct_content`,
 :func:`reconstruct_style` (texture synthesis), :func:`alpha_beta_grid`,
 :func:`content_style_grid` and the general :func:`run_grid` turn rows × columns of settings
-into one batch of :class:`Objective` s; :func:`comparison` and :func:`layer_losses_text`
-format results as text through :func:`helpers.tables.format_table`.
+into one batch of :class:`Objective` s; :func:`paper_vs_practice` and :func:`balance_point`
+run the notebooks' comparisons.  They return :class:`TransferResult` s and plain data;
+:mod:`helpers.nst.reading` reads them into rows and :mod:`helpers.tables` prints those.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import UserError
-from ..tables import format_table
 from . import vgg
 from .inputs import ImageLike
 from .loop import optimize
@@ -317,58 +315,6 @@ def content_style_grid(
     return TransferResult.concat(parts, rows=list(contents), cols=list(styles))
 
 
-# --- reading results ----------------------------------------------------------------------------
-
-
-def comparison(runs: Mapping[str, TransferResult], *, element: int = 0) -> str:
-    """A small text table comparing runs: final losses, time, and the evaluations each run
-    needed to reach the final total loss of the weakest run (a fair 'time to quality')."""
-    level = max(float(r.history.total[-1, element]) for r in runs.values())
-    reach = f"evals to {level:.3g}"
-    rows = [
-        {
-            "run": name,
-            "total": r.losses["total"][element],
-            "content": r.losses["content"][element],
-            "style": r.losses["style"][element],
-            "evals": r.evaluations,
-            "seconds": r.loop_seconds,
-            "s/eval": r.seconds_per_evaluation,
-            reach: evaluations_to_reach(r, level, element=element),
-        }
-        for name, r in runs.items()
-    ]
-    formats = {"total": ".4g", "content": ".4g", "style": ".4g", "seconds": ".1f", "s/eval": ".3f"}
-    return format_table(rows, formats=formats)
-
-
-def layer_losses_text(result: TransferResult, *, element: int = 0) -> str:
-    """Per-layer (unweighted) losses of one element, first and last recorded, one line per layer,
-    with each layer's weight in that element's objective."""
-    obj = result.objectives[element]
-    rows = []
-    for key, series in result.history.layers.items():
-        kind, name = key.split(":", 1)
-        w = (obj.style_layers if kind == "style" else obj.content_layers).get(name, 0.0)
-        rows.append(
-            {"layer": key, "weight": w, "first": series[0, element], "last": series[-1, element]}
-        )
-    return format_table(
-        rows,
-        ["layer", "weight", "first", "last"],
-        formats={"weight": ".2f", "first": ".4g", "last": ".4g"},
-    )
-
-
-def evaluations_to_reach(
-    result: TransferResult, level: float, *, element: int = 0, key: str = "total"
-) -> int | None:
-    """First recorded evaluation at which ``key`` of ``element`` is <= ``level`` (None if never)."""
-    series = result.history.series(key)[:, element]
-    hits = np.nonzero(series <= level)[0]
-    return int(result.history.evaluations[hits[0]]) if len(hits) else None
-
-
 # --- paper against common practice -----------------------------------------------------------
 
 PRACTICE_ROWS = ("pooling", "features", "init", "Gram", "optimizer")
@@ -429,22 +375,6 @@ def paper_vs_practice(
         },
         "optimizer": optimizer_row,
     }
-
-
-def practice_table(panel: Mapping[str, Mapping[str, TransferResult]]) -> str:
-    """One line per run of :func:`paper_vs_practice`: its final loss and seconds."""
-    rows = [
-        {
-            "choice": row,
-            "setting": label,
-            "final loss": r.final("total")[0],
-            "evals": r.evaluations,
-            "seconds": r.loop_seconds,
-        }
-        for row, runs in panel.items()
-        for label, r in runs.items()
-    ]
-    return format_table(rows, formats={"final loss": ".4g", "seconds": ".1f"})
 
 
 # --- the alpha/beta balance point ------------------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..errors import UserError
-from ..tables import format_table
 from . import vgg
 from .objective import (
     ADAM_LR,
@@ -126,7 +125,8 @@ class Recipe:
         return replace(self, **changes)
 
     def settings(self) -> dict[str, str]:
-        """Every setting as display text, in a fixed order."""
+        """Every setting as display text, in a fixed order (:func:`helpers.tables.recipes_table`
+        sets recipes side by side)."""
         scale = (
             f"{self.ratio:g} at 512² (× 512²/pixels)"
             if self.content_norm == "sum"
@@ -216,14 +216,6 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
         ) from None
 
 
-def recipes_table(names=RECIPE_NAMES) -> str:
-    """Every recipe's settings side by side, one row per setting."""
-    recipes = [get_recipe(n) for n in names]
-    keys = list(recipes[0].settings())
-    rows = [{"setting": key, **{r.name: r.settings()[key] for r in recipes}} for key in keys]
-    return format_table(rows, ["setting", *[r.name for r in recipes]])
-
-
 def recipe_help() -> str:
     """One line per recipe for ``--help``."""
     return "; ".join(
@@ -237,7 +229,6 @@ __all__ = [
     "RECIPES",
     "RECIPE_NAMES",
     "get_recipe",
-    "recipes_table",
     "recipe_help",
     "CMU_CONTENT_LAYERS",
     "CMU_STYLE_LAYERS",

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from ..tables import format_table
 from .objective import Objective, weight_key
 
 CORE_KEYS = ("total", "content", "style")
@@ -234,15 +233,6 @@ class TransferResult:
             row["evaluations"] = self.evaluations
             out.append(row)
         return out
-
-    def table_text(self, keys: Sequence[str] = ("total", "content", "style")) -> str:
-        """:meth:`table` as aligned text (labels, alpha/beta and the given final losses)."""
-        rows = self.table()
-        head = ["row", "col"] if "row" in rows[0] else ["label"]
-        formats = {"ratio": ".0e"} | {k: ".4g" for k in keys}
-        return format_table(
-            rows, [*head, "ratio", *keys], formats=formats, headers={"ratio": "alpha/beta"}
-        )
 
     def save_csv(self, path: str | os.PathLike) -> Path:
         """Write :meth:`table` as CSV (atomically)."""

@@ -44,7 +44,6 @@ from torch import nn
 
 from ..errors import UserError
 from ..runtime import atomic_path, cache_dir
-from ..tables import format_table
 
 # the layer-name table lives in helpers.nst.layers; re-exported here as vgg.<NAME>
 from .layers import (  # noqa: F401
@@ -422,7 +421,8 @@ def _build_features(last: int, pooling: str, *, inplace: bool = False) -> nn.Seq
 
 
 def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dict]:
-    """One row per module: name, module, output shape (B=1) for an input of ``size`` (H, W)."""
+    """One row per module: name, module, output shape (B=1) for an input of ``size`` (H, W),
+    and whether it is hooked; :func:`helpers.tables.architecture_table` prints them."""
     h, w = size
     rows = [
         {"name": "input_norm", "module": repr(model.norm), "output": (1, 3, h, w), "hooked": False}
@@ -442,19 +442,6 @@ def describe(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> list[dic
             }
         )
     return rows
-
-
-def architecture_text(model: VGGFeatures, size: tuple[int, int] = (224, 224)) -> str:
-    """The truncated network as a table of names, modules and output shapes (``*`` = hooked)."""
-    rows = [
-        {
-            "layer": ("*" if row["hooked"] else " ") + row["name"],
-            "output": str(row["output"]),
-            "module": row["module"],
-        }
-        for row in describe(model, size)
-    ]
-    return format_table(rows, headers={"output": "output (B, C, H, W)"}, gap=1)
 
 
 def rgb_filters(model: VGGFeatures) -> torch.Tensor:
