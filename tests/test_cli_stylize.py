@@ -20,6 +20,7 @@ import torch
 from conftest import file_hashes, interruptible
 
 from helpers import nst
+from helpers.assets import asset_path
 from helpers.cli import main
 from helpers.images import load_image, save_image
 
@@ -254,8 +255,8 @@ def test_real_sigint_in_a_subprocess(tmp_path):
         "-m",
         "helpers",
         "stylize",
-        str(ROOT / "data/nst/content/tubingen.jpg"),
-        str(ROOT / "data/nst/style/starry_night.jpg"),
+        str(asset_path("nst/content/tubingen.jpg")),
+        str(asset_path("nst/style/starry_night.jpg")),
         "-o",
         str(out),
         "--size",
