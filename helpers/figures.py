@@ -468,3 +468,9 @@ def color2gray_panels(reports, *, cell_size=2.6) -> Figure:
     return image_grid(
         images, row_labels=[r.name for r in reports], titles=titles, cell_size=cell_size
     )
+
+
+def panel_row(panels: dict, *, cell_size: float = 2.6) -> Figure:
+    """One row of images titled by their keys (``panels``: title -> array in [0, 1]; the
+    ``panels()`` of :mod:`helpers.gdf.writeup`'s results)."""
+    return image_grid([list(panels.values())], titles=[list(panels)], cell_size=cell_size)

@@ -20,8 +20,8 @@ images with a reference run.
 
 profiles:
   smoke   tiny images, a few steps: seconds per notebook (tests, CI)
-  quick   the CPU default: recognisable results (~128-224 px) in minutes
-  full    paper scale (224 px, Berkeley Adam recipe, paper layers): meant for a GPU
+  quick   the CPU default: recognisable results (mostly 48-96 px) in about 6 minutes
+  full    the sources' scale where they give one (see configs/README.md): meant for a GPU
   auto    full when CUDA is present, else quick (default)
 
 Before running it prints an estimated time per notebook (the seconds of its last run under the

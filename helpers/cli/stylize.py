@@ -19,9 +19,11 @@ from pathlib import Path
 DEFAULT_RECIPE = "gatys"
 RECIPE_HELP = (
     "gatys: the paper as its authors ran it (relu1_1…relu5_1 style, relu4_2 content, avg pooling, "
-    "L-BFGS 500 evaluations, 512 px); berkeley: the Berkeley writeup (Adam lr 0.2, 1200 steps, "
-    "relu4_1 content, MSE losses, 224x224); cmu: the CMU writeup (L-BFGS, conv2_1+conv2_2 "
-    "content, conv1_1…conv2_2 style, max pooling)"
+    "L-BFGS 500 evaluations, 512 px); berkeley: the Berkeley writeup's settings (Adam lr 0.2, "
+    "1200 steps, relu4_1 content, MSE losses, 224x224; Caffe weights and alpha/beta 1e-3 are "
+    "the project's); "
+    "cmu: the CMU writeup's layers (conv2_1+conv2_2 content, conv1_1…conv2_2 style) with the "
+    "PyTorch tutorial's L-BFGS and max pooling, our guess at its starter code"
 )
 """Kept in step with :data:`helpers.nst.recipes.RECIPES` by a test (no torch import here)."""
 

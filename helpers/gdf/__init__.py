@@ -14,6 +14,9 @@ Layers, bottom up:
 * :mod:`~helpers.gdf.solver`: :func:`solve`, THE solve path;
 * :mod:`~helpers.gdf.toy`, :mod:`~helpers.gdf.blending`: what the solver is used for;
 * :mod:`~helpers.gdf.examples`: the sample examples, OpenCV and comparisons for the notebooks;
+* :mod:`~helpers.gdf.berkeley`: the Berkeley writeup's Poisson equations (``blend``'s
+  ``equations="berkeley"``); :mod:`~helpers.gdf.writeup`: the writeup's Project 2 as written
+  beside the series' choices (toy pin, equations, RGBA source; notebooks 05 and 06);
 * :mod:`~helpers.gdf.editing`, :mod:`~helpers.gdf.color2gray`: Pérez et al.'s Sec. 4 edits
   (each a guidance field plus a region through the one solver) and Color2Gray (the toy
   problem with colour-contrast gradients); :mod:`~helpers.gdf.edit_examples`: OpenCV's
@@ -24,6 +27,7 @@ text tables of its comparisons are laid out by :mod:`helpers.tables`.
 """
 
 from . import (
+    berkeley,
     blending,
     box,
     coarse,
@@ -36,7 +40,9 @@ from . import (
     solver,
     system,
     toy,
+    writeup,
 )
+from .berkeley import EQUATIONS, SeamSteps, seam_steps
 from .blending import BlendResult, blend, naive_paste, relative_residual
 from .coarse import CoarseSpace
 from .color2gray import (
@@ -93,6 +99,7 @@ from .examples import (
     compare_examples,
     list_examples,
     load_example,
+    load_rgba_source,
     mask_crop,
     opencv_available,
     opencv_clone,
@@ -104,16 +111,28 @@ from .operators import mixed_gradient
 from .solver import SolveInfo, solve
 from .system import PoissonSystem
 from .toy import (
+    PINS,
     ToyResult,
     ToyTiming,
     single_threaded_blas,
+    toy_lsqr,
     toy_reconstruct,
     toy_reconstruct_naive,
+    toy_system,
     toy_timing,
+)
+from .writeup import (
+    AlphaSourceBlend,
+    EquationsComparison,
+    ToyPins,
+    alpha_source_blend,
+    compare_equations,
+    toy_pins,
 )
 
 __all__ = [
     # submodules
+    "berkeley",
     "blending",
     "box",
     "coarse",
@@ -126,6 +145,7 @@ __all__ = [
     "editing",
     "edit_examples",
     "color2gray",
+    "writeup",
     # shared rules, constants and results
     "BLEND_MODES",
     "EDIT_MODES",
@@ -147,11 +167,14 @@ __all__ = [
     "SolveInfo",
     "solve",
     # the toy problem
+    "PINS",
     "ToyResult",
     "ToyTiming",
     "single_threaded_blas",
+    "toy_lsqr",
     "toy_reconstruct",
     "toy_reconstruct_naive",
+    "toy_system",
     "toy_timing",
     # blending
     "BlendResult",
@@ -167,12 +190,23 @@ __all__ = [
     "compare_examples",
     "list_examples",
     "load_example",
+    "load_rgba_source",
     "mask_crop",
     "opencv_available",
     "opencv_clone",
     "pick",
     "save_comparisons",
     "summarize",
+    # the Berkeley writeup's Project 2 as written (notebooks 05, 06)
+    "EQUATIONS",
+    "AlphaSourceBlend",
+    "EquationsComparison",
+    "SeamSteps",
+    "ToyPins",
+    "alpha_source_blend",
+    "compare_equations",
+    "seam_steps",
+    "toy_pins",
     # Sec. 4 edits and Color2Gray (notebook 08)
     "EDGE_METHODS",
     "EDITS",

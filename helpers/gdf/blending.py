@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from .berkeley import EQUATIONS, border_pins
+from .berkeley import guidance as berkeley_guidance
 from .box import window
 from .common import (
     BLEND_MODES,
@@ -60,10 +62,12 @@ class BlendResult(SolvedImage):
     residual: np.ndarray  # (C,) ||b - A x|| / ||b|| per channel (0 where nothing was solved)
     iterations: int
     seconds: float
+    equations: str = "perez"  # "perez" (Eq. 7) or "berkeley" (the writeup's, berkeley.py)
 
     @property
     def label(self) -> str:
-        return f"{self.mode} blend"
+        suffix = " (Berkeley's equations)" if self.equations == "berkeley" else ""
+        return f"{self.mode} blend{suffix}"
 
 
 def _prepare(source, target, mask, offset, threshold: float):
@@ -91,6 +95,7 @@ def blend(
     offset: tuple[int, int] = (0, 0),
     tol: float = 1e-6,
     threshold: float = MASK_THRESHOLD,
+    equations: str = "perez",
 ) -> BlendResult:
     """Seamless cloning: solve Pérez et al.'s masked Poisson problem exactly (to ``tol``).
 
@@ -107,6 +112,10 @@ def blend(
             a mask pushed wholly outside is an error.  Without an offset the source and the
             target must have the same size.
         tol: relative residual ``||b - A x|| / ||b||`` per channel to reach.
+        equations: ``"perez"`` (Eq. 7: diagonal ``|N_p|``, the guidance on every pair,
+            including the pairs across the mask's border) or ``"berkeley"`` (the Berkeley
+            writeup's Part 2 as written: diagonal 4, guidance only on pairs inside the mask;
+            :mod:`helpers.gdf.berkeley` says precisely what differs).
 
     Unknowns are the mask pixels only; the target gives Dirichlet values around them; a mask
     pixel on the target's border simply has fewer neighbours (natural Neumann edge).  Pixel
@@ -121,6 +130,8 @@ def blend(
     t0 = time.perf_counter()
     if mode not in BLEND_MODES:
         raise UserError(f"mode {mode!r}: use {' or '.join(map(repr, BLEND_MODES))}")
+    if equations not in EQUATIONS:
+        raise UserError(f"equations {equations!r}: use {' or '.join(map(repr, EQUATIONS))}")
     src, tgt, tgt_alpha, m, offset = _prepare(source, target, mask, offset, threshold)
     h, w = tgt.shape[:2]
     omega = place_mask(m, (h, w), offset)
@@ -138,21 +149,26 @@ def blend(
         )
         seconds = time.perf_counter() - t0
         return BlendResult(
-            image, omega, mode, offset, int(omega.sum()), residual, iterations, seconds
+            image, omega, mode, offset, int(omega.sum()), residual, iterations, seconds, equations
         )
 
     if not m.any():
         return _finish(np.zeros(channels), 0)
     check_region(omega, within="target", offset=offset)
-    system = PoissonSystem(omega)
-    g, bnorm = _guidance(system, src, tgt, offset, mode)
+    system = PoissonSystem(omega, pins=border_pins(omega) if equations == "berkeley" else None)
+    g, bnorm = _guidance(system, src, tgt, offset, mode, equations)
     e, info = solve(system, g, tol=tol, rhs_norm=bnorm)
     system.add_to_image(out, e)
     return _finish(info.residual, info.iterations)
 
 
 def _guidance(
-    system: PoissonSystem, src: np.ndarray, tgt: np.ndarray, offset: tuple[int, int], mode: str
+    system: PoissonSystem,
+    src: np.ndarray,
+    tgt: np.ndarray,
+    offset: tuple[int, int],
+    mode: str,
+    equations: str = "perez",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(g, ||b||)``: the correction problem's right-hand side on the box (float64) and, per
     channel, the norm of the full system's ``b`` (the residual is measured relative to it)."""
@@ -169,7 +185,9 @@ def _guidance(
     covered &= system.to_box(np.ones((h, w), dtype=bool), dtype=bool)[0]  # and inside the target
     if not covered.ravel()[system.ring].all():
         valid = covered
-    if mode == "poisson" and valid is None:
+    if equations == "berkeley":
+        g = berkeley_guidance(system, sb, tb, valid, mode)
+    elif mode == "poisson" and valid is None:
         # sum_q (d_p - d_q) with d = s - t is the operator's stencil applied to d on Omega
         # (the same pixel pairs as guidance_divergence, in five passes instead of a dozen)
         g = system.apply(np.subtract(sb, tb, dtype=np.float64))

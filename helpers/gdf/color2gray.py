@@ -1,10 +1,11 @@
 """Color2Gray: a grey image whose gradients follow the colour contrast, not only the luminance.
 
-The CMU/UIUC gradient-domain assignment's bell and whistle, solved as the toy problem
-(:mod:`helpers.gdf.toy`): least squares ``min ||D v - delta||^2 + (v_0 - l_0)^2`` over the grey
-image ``v``, through the same normal equations and the one solve path
-(:func:`helpers.gdf.solver.solve`), with the wanted differences ``delta`` on every pixel pair
-taken from the colour image instead of from a grey one.
+Gooch, Olsen, Tumblin & Gooch, "Color2Gray: Salience-Preserving Color Removal" (SIGGRAPH
+2005), solved as the toy problem (:mod:`helpers.gdf.toy`): least squares
+``min ||D v - delta||^2 + (v_0 - l_0)^2`` over the grey image ``v``, through the same normal
+equations and the one solve path (:func:`helpers.gdf.solver.solve`), with the wanted
+differences ``delta`` on every pixel pair taken from the colour image instead of from a grey
+one.
 
 ``delta`` follows Gooch et al. (2005), "Color2Gray": a pair's difference is its lightness
 difference when that is at least the "crunched" chroma difference
@@ -14,6 +15,10 @@ green-blue).  Departures from Gooch et al., both so that a grey input comes back
 the lightness difference is the BT.601 luma difference (the "plain luminance" it is compared
 with), not CIELAB ``L``; and only 4-neighbour pairs are used (they use whole neighbourhoods),
 which makes it the toy problem.  The result is shifted to the mean of the plain luminance.
+
+Neither seed writeup mentions Color2Gray; the series adds it as one more gradient-domain method:
+wanted differences changed, then integrated back by least squares, as in Fattal, Lischinski &
+Werman's gradient-domain HDR compression (SIGGRAPH 2002) and Pérez et al.'s editing (2003).
 
 Part of :mod:`helpers.gdf`, beside the toy problem; uses the solver.
 """

@@ -20,7 +20,7 @@ import numpy as np
 from .. import images
 from ..errors import UserError
 from .blending import MASK_THRESHOLD, blend, naive_paste
-from .samples import EXAMPLES, derive_example
+from .samples import EXAMPLES, derive_example, derive_rgba_source
 
 __all__ = [
     "COLUMNS",
@@ -31,6 +31,7 @@ __all__ = [
     "compare_examples",
     "list_examples",
     "load_example",
+    "load_rgba_source",
     "mask_crop",
     "opencv_available",
     "opencv_clone",
@@ -70,12 +71,28 @@ def load_example(name: str, *, size: int | tuple[int, int] | str | None = None) 
     source, target, grey = derive_example(EXAMPLES[name])
     mask = (grey > MASK_THRESHOLD).astype(np.float32)  # binary at full size, then resized
     size = images.parse_size(size)
-    # N only ever downscales (unlike images.load's size), so resize after loading
-    if size is not None and (isinstance(size, tuple) or max(target.shape[:2]) > size):
+    if _resizes(target.shape, size):
         source = images.resize(source, size)
         target = images.resize(target, size)
         mask = images.resize(mask, size)
     return Example(name, source, target, mask > MASK_THRESHOLD)
+
+
+def _resizes(shape: tuple[int, ...], size) -> bool:
+    """Whether :func:`load_example`'s parsed ``size`` resizes an image of ``shape``: ``N`` only
+    ever downscales (unlike images.load's size), ``(W, H)`` always applies."""
+    return size is not None and (isinstance(size, tuple) or max(shape[:2]) > size)
+
+
+def load_rgba_source(name: str, *, size: int | tuple[int, int] | str | None = None) -> np.ndarray:
+    """The example's source as the Berkeley writeup made it: 4 channels, the mask in the alpha
+    channel (:func:`helpers.gdf.samples.derive_rgba_source`), ``(H, W, 4)`` float32, resized as
+    :func:`load_example` resizes (the alpha as grey levels; :func:`blend` thresholds it at 0.5)."""
+    if name not in EXAMPLES:
+        raise UserError(f"unknown example {name!r}; known examples: {', '.join(list_examples())}")
+    rgba = derive_rgba_source(EXAMPLES[name])
+    size = images.parse_size(size)
+    return images.resize(rgba, size) if _resizes(rgba.shape, size) else rgba
 
 
 def opencv_clone(

@@ -32,7 +32,7 @@ from .. import images
 from ..errors import UserError
 from ..runtime import data_dir
 
-__all__ = ["EXAMPLES", "ExampleSpec", "Placed", "Polygon", "derive_example"]
+__all__ = ["EXAMPLES", "ExampleSpec", "Placed", "Polygon", "derive_example", "derive_rgba_source"]
 
 CHANNELS = {"red": 0, "green": 1, "blue": 2, "alpha": 3}
 
@@ -206,3 +206,26 @@ def _derive_cached(spec: ExampleSpec, _data: str) -> tuple[np.ndarray, np.ndarra
     for arr in (source, target, mask):
         arr.setflags(write=False)
     return source, target, mask
+
+
+def derive_rgba_source(spec: ExampleSpec) -> np.ndarray:
+    """The Berkeley writeup's 4-channel source (Project 2, Part 2: "the source image ... a 4th
+    transparency dimension ... used for the mask"): the example's source original with its mask
+    original's channel as alpha, placed on the target's canvas (transparent elsewhere), (H, W, 4)
+    float32.  Only for an example whose source and mask are :class:`Placed` at the same spot and
+    scale (graffiti_wall: ``df.png`` with the alpha channel of ``df_mask.png``)."""
+    src, mask = spec.source, spec.mask
+    if not (
+        isinstance(src, Placed)
+        and isinstance(mask, Placed)
+        and (src.x, src.y, src.scale) == (mask.x, mask.y, mask.scale)
+    ):
+        raise UserError(
+            "only an example whose source and mask are placed together has an RGBA form"
+        )
+    colour = images.load(src.asset, mode="RGB")
+    alpha = _channel(mask.asset, mask.channel)
+    if alpha.shape != colour.shape[:2]:
+        raise UserError(f"{mask.asset} and {src.asset} differ in size; no RGBA source")
+    canvas = _derive_cached(spec, str(data_dir()))[1].shape[:2]
+    return _place(np.concatenate([colour, alpha[..., None]], axis=2), src, canvas)

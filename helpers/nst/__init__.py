@@ -30,9 +30,12 @@ TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a fro
   controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
   blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
   :func:`multiscale`, :func:`compare_multiscale`.
+* :mod:`~helpers.nst.writeups` — the Berkeley and CMU writeups' own runs on top of the
+  experiments: :func:`berkeley_grid` (its alpha/beta columns 1e-2 … 1e-10), :func:`timed_inits`,
+  :func:`named_transfers`.
 * :mod:`~helpers.nst.analysis` — measurements for the notebooks:
-  :func:`high_frequency_energy`, :func:`mean_squared_gradient`, :func:`budget_check`,
-  :func:`color_check`.
+  :func:`high_frequency_energy`, :func:`mean_squared_gradient`, :func:`difference`,
+  :func:`column_differences`, :func:`budget_check`, :func:`color_check`.
 
 The package imports only the plumbing (:mod:`helpers.errors`, :mod:`helpers.runtime`,
 :mod:`helpers.images`, :mod:`helpers.assets`) and returns data; tables, figures and widgets
@@ -72,12 +75,15 @@ quadratic interpolation; non-finite trial values simply shrink the step.
 
 from __future__ import annotations
 
-from . import analysis, color, controls, losses, memory, vgg
+from . import analysis, color, controls, losses, memory, vgg, writeups
 from .analysis import (
     BudgetCheck,
     ColorCheck,
+    Difference,
     budget_check,
     color_check,
+    column_differences,
+    difference,
     high_frequency_energy,
     mean_squared_gradient,
 )
@@ -142,6 +148,7 @@ from .reading import (
 )
 from .recipes import RECIPE_NAMES, RECIPES, Recipe, get_recipe
 from .results import History, Interrupted, Progress, Step, TransferResult
+from .writeups import berkeley_grid, named_transfers, square, timed_inits
 
 __all__ = [
     # submodules
@@ -151,6 +158,7 @@ __all__ = [
     "losses",
     "memory",
     "vgg",
+    "writeups",
     # the loop and the experiments
     "optimize",
     "RunOptions",
@@ -170,6 +178,11 @@ __all__ = [
     "output_pixels",
     "balance_point",
     "paper_vs_practice",
+    # the writeups' own runs (helpers.nst.writeups)
+    "berkeley_grid",
+    "timed_inits",
+    "named_transfers",
+    "square",
     "practice_rows",
     "PracticeRow",
     "build_network",
@@ -207,6 +220,9 @@ __all__ = [
     "BudgetCheck",
     "color_check",
     "ColorCheck",
+    "difference",
+    "Difference",
+    "column_differences",
     # memory
     "estimate_memory",
     "available_memory",

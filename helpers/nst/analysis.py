@@ -1,10 +1,11 @@
 """Measurements on style-transfer results, for the notebooks' figures and checks.
 
 Part of :mod:`helpers.nst`, above the experiments and the controls: image metrics
-(:func:`high_frequency_energy`, :func:`mean_squared_gradient`) and the analyses the notebooks
-report, each returning a dataclass: :func:`budget_check` (notebook 03: is a grid cell's
-speckle the budget's or the objective's?) and :func:`color_check` (notebook 07: how well the
-colour controls keep the photo's colours).
+(:func:`high_frequency_energy`, :func:`mean_squared_gradient`, :func:`difference` of two
+results, :func:`column_differences` of a grid's columns) and the analyses the notebooks report,
+each returning a dataclass: :func:`budget_check` (notebook 03: is a grid cell's speckle the
+budget's or the objective's?) and :func:`color_check` (notebook 07: how well the colour controls
+keep the photo's colours).
 """
 
 from __future__ import annotations
@@ -40,6 +41,57 @@ def mean_squared_gradient(image: np.ndarray) -> float:
     img = np.asarray(image, np.float64)
     dy, dx = np.diff(img, axis=0), np.diff(img, axis=1)
     return float((np.square(dy).sum() + np.square(dx).sum()) / img.size)
+
+
+@dataclass
+class Difference:
+    """How two images of the same shape differ, pixel by pixel."""
+
+    image: np.ndarray
+    """``(H, W)`` float in [0, 1]: ``|a − b|`` averaged over the colour channels."""
+    mean_255: float
+    """Mean ``|a − b|`` over pixels and channels, in grey levels (1/255 of the full range)."""
+    max_255: float
+    """Largest ``|a − b|`` of any pixel and channel, in grey levels."""
+
+    def shown(self, gain: float = 4.0) -> np.ndarray:
+        """:attr:`image` times ``gain``, clipped to [0, 1], to draw small differences."""
+        return np.clip(self.image * float(gain), 0.0, 1.0)
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> Difference:
+    """``|a − b|`` of two ``(H, W, 3)`` images in [0, 1] (e.g. the same reconstruction from two
+    noise seeds), as an image and two numbers in grey levels."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in shape: {x.shape} and {y.shape}")
+    diff = np.abs(x - y)
+    per_pixel = diff.mean(axis=-1) if diff.ndim == 3 else diff
+    return Difference(per_pixel, float(diff.mean() * 255), float(diff.max() * 255))
+
+
+def column_differences(
+    grid: TransferResult, reference: ImageLike | None = None
+) -> dict[str, float]:
+    """Per column of a grid (``grid.cols``): the mean over its rows of :func:`difference`
+    (``mean_255``) between each cell and ``reference`` (e.g. the photo), or, with no
+    ``reference``, between each cell and the cell left of it (keys ``"<left> → <col>"``)."""
+    if not (grid.rows and grid.cols):
+        raise ValueError("column_differences needs a grid (a result with rows and cols)")
+    cells = grid.grid()
+    if reference is not None:
+        ref = as_array(reference, "reference image")
+        return {
+            col: float(np.mean([difference(row[c], ref).mean_255 for row in cells]))
+            for c, col in enumerate(grid.cols)
+        }
+    return {
+        f"{grid.cols[c - 1]} → {col}": float(
+            np.mean([difference(row[c], row[c - 1]).mean_255 for row in cells])
+        )
+        for c, col in enumerate(grid.cols)
+        if c > 0
+    }
 
 
 # --- notebook 03: the noisy cells -------------------------------------------------------------

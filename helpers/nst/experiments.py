@@ -291,9 +291,10 @@ def content_style_grid(
     style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
     **options,
 ) -> TransferResult:
-    """Every content × every style (CMU's grid): one batch per content image (they may differ
-    in shape), the styles of a row batched together.  ``ratio`` is used as given; else
-    ``size_free_ratio`` (default :data:`DEFAULT_RATIO_512`) is carried to each photo's size."""
+    """Every content × every style (a grid of the project's; the CMU writeup shows none): one batch
+    per content image (they may differ in shape), the styles of a row batched together.  ``ratio``
+    is used as given; else ``size_free_ratio`` (default :data:`DEFAULT_RATIO_512`) is carried to
+    each photo's size."""
     if ratio is not None and size_free_ratio is not None:
         raise UserError("give ratio or size_free_ratio, not both")
     contents, styles = _named(contents), _named(styles)
@@ -321,6 +322,18 @@ PRACTICE_ROWS = ("pooling", "features", "init", "Gram", "optimizer")
 """The rows of :func:`paper_vs_practice`: each the paper's setting beside the common one."""
 
 
+INIT_SOURCES = {"content": "Gatys' code", "noise": "the paper's figures"}
+"""Where the ``gatys`` recipe's two inits come from: Gatys et al.'s figures start from white
+noise, the authors' code from the content photo."""
+
+
+def _init_label(recipe, init: str, *, default: str | None = None) -> str:
+    from .recipes import get_recipe
+
+    source = INIT_SOURCES.get(init) if get_recipe(recipe).name == "gatys" else default
+    return f"{init} init ({source})" if source else f"{init} init"
+
+
 def paper_vs_practice(
     content: ImageLike, style: ImageLike, *, size, steps: int, recipe="gatys", **options
 ) -> dict[str, dict[str, TransferResult]]:
@@ -330,6 +343,8 @@ def paper_vs_practice(
     setting: max pooling, pre-activation ``conv`` features, noise init, the mean-normalised
     Gram, and Adam at Berkeley's lr 0.2 and at the project's :data:`ADAM_LR`.  Each run's loss
     is its own objective's, so only the optimiser and init rows compare losses directly.
+    Under ``gatys`` the init row names both sources (:data:`INIT_SOURCES`): the paper's figures
+    start from white noise, its authors' code from the photo.
     """
     from .objective import ADAM_LR, BERKELEY_LR
     from .recipes import get_recipe
@@ -344,6 +359,7 @@ def paper_vs_practice(
         k: dict(zip(vgg.as_kind(base[k], "conv"), base[k].values()))
         for k in ("content_layers", "style_layers")
     }
+    alt_init = "noise" if base["init"] != "noise" else "content"
     alt_optimizer = "adam" if base["optimizer"] == "lbfgs" else "lbfgs"
     optimizer_row = {f"{base['optimizer']} (paper)": paper}
     if alt_optimizer == "adam":
@@ -362,10 +378,8 @@ def paper_vs_practice(
         },
         "features": {"relu features (paper)": paper, "conv (pre-activation)": run(**conv)},
         "init": {
-            f"{base['init']} init (paper)": paper,
-            "noise init" if base["init"] != "noise" else "content init": run(
-                init="noise" if base["init"] != "noise" else "content"
-            ),
+            _init_label(recipe, base["init"], default="paper"): paper,
+            _init_label(recipe, alt_init): run(init=alt_init),
         },
         "Gram": {
             f"{base['gram']} Gram (paper)": paper,

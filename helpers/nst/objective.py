@@ -45,8 +45,9 @@ def ratio_at(size_free: float, pixels: int, *, content_norm: str = "sum") -> flo
 
     With the paper's content loss ``½·Σ`` over positions (``content_norm="sum"``) the balance
     point scales like ``1/pixels`` (notebook 03 measures the law), so the ratio is
-    ``size_free · 512² / pixels``; with a mean content loss (``"mean"``, Berkeley's and CMU's)
-    both terms are size-free and the ratio is ``size_free`` at every size.
+    ``size_free · 512² / pixels``; with a mean content loss (``"mean"``: Berkeley's MSE, and the
+    tutorial's in the ``cmu`` recipe) both terms are size-free and the ratio is ``size_free`` at
+    every size.
     """
     size_free = _check_weight("size-free alpha/beta", size_free)
     if int(pixels) <= 0:

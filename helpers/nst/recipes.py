@@ -9,14 +9,19 @@ evaluations) and the input settings (image size rule, init).  Three are provided
   own PyTorch code): rectified features relu1_1 … relu5_1 at 0.2 each for style, relu4_2 for
   content, average pooling, the raw Gram ``/(4N²M²)`` and ``½·Σ`` content loss, L-BFGS from the
   content photo.
-* ``berkeley`` — the Berkeley writeup as written: Adam lr 0.2 on the [0, 1] image, 1200 steps,
-  content relu4_1, the same five style layers, MSE content loss and Gram MSE ``/(4N²M²)``,
-  224 × 224 squares.
-* ``cmu`` — the CMU writeup (PyTorch-tutorial lineage): L-BFGS, content at conv_3 + conv_4
-  (conv2_1 + conv2_2), style at conv_1 … conv_4, pre-activation features (the tutorial swaps
-  the in-place ReLUs for out-of-place ones, so its loss modules see the conv outputs), max
-  pooling, the tutorial's mean-normalised Gram and MSE content loss, the style image resized to
-  the content's size.
+* ``berkeley`` — the Berkeley writeup's settings: Adam lr 0.2 on the [0, 1] image, 1200 steps,
+  content relu4_1 (its [0, 0, 0, 1, 0]), the same five style layers at 0.2, MSE content loss and
+  Gram MSE ``/(4N²M²)``, 224 × 224 squares, init from the content image.  Two departures, both
+  the project's: the Caffe weights (the writeup: "a pretrained VGG-19" with inputs normalised to
+  ImageNet's mean and std, torchvision's convention) and alpha/beta 1e-3 where the writeup used
+  1e-8 (:data:`BERKELEY_RATIO`).
+* ``cmu`` — the CMU writeup's layers: content at conv_3 + conv_4 (conv2_1 + conv2_2 in VGG's
+  names), style at conv_1 … conv_4 (conv1_1 … conv2_2), the style image resized to the content's
+  size.  The writeup names no optimiser, pooling or Gram normalisation: it says the starter
+  code's default hyperparameters worked best.  The rest is the PyTorch neural-style tutorial's
+  settings, which we take to be that starter code (our inference): L-BFGS, pre-activation
+  features (the tutorial swaps the in-place ReLUs for out-of-place ones, so its loss modules see
+  the conv outputs), max pooling, its mean-normalised Gram and MSE content loss.
 
 alpha/beta is stored size-free (:func:`helpers.nst.objective.ratio_at`): the value at 512²
 for the paper's summed content loss, or the ratio itself for a mean content loss.
@@ -41,11 +46,14 @@ BALANCE_FRACTION = 0.1
 """Every recipe's alpha/beta sits at this fraction of its measured balance point (notebook 03's
 rule: style dominates, the photo's layout stays), rounded to one significant figure."""
 BERKELEY_RATIO = 1e-3
-"""The ``berkeley`` recipe's alpha/beta with the Caffe weights.  The writeup's 1e-8 was tuned for
-torchvision's weights; with its losses (MSE content, Gram MSE / (4N²M²)) and the Caffe weights the
-balance point (style loss of the photo / content loss of a fully stylised image, Tübingen ×
-Starry Night) measured 0.0167, 0.0147 and 0.0141 at 64, 128 and 224 px: size-free, as both
-losses are means.  A tenth of it is 1.5e-3 → 1e-3."""
+"""The ``berkeley`` recipe's alpha/beta with the Caffe weights: the project's rule
+(:data:`BALANCE_FRACTION`), not a conversion of the writeup's value.  The writeup used 1e-8 with
+"a pretrained VGG-19" whose inputs it normalised to ImageNet's mean and std; it names no weight
+file.  With its losses (MSE content, Gram MSE / (4N²M²)) and the Caffe weights the balance point
+(style loss of the photo / content loss of a fully stylised image, Tübingen × Starry Night)
+measured 0.0167, 0.0147 and 0.0141 at 64, 128 and 224 px: size-free, as both losses are means.
+A tenth of it is 1.5e-3 → 1e-3.  That 1e-3 here does what 1e-8 did there is our assumption:
+the balance point was never measured with torchvision's weights."""
 CMU_RATIO = 8e-2
 """The ``cmu`` recipe's alpha/beta with the Caffe weights, found by the same rule: its balance
 point measured 0.81, 0.78 and 0.78 at 64, 128 and 224 px (size-free: mean losses)."""
@@ -120,6 +128,15 @@ class Recipe:
         opts.update(given)
         return opts
 
+    def run_options(self, **overrides) -> dict:
+        """:meth:`options` without the objective's settings (layers and alpha/beta): the
+        keyword arguments of :func:`helpers.nst.optimize` for a run that sets those itself
+        (a reconstruction, a grid)."""
+        opts = self.options(**overrides)
+        for key in ("content_layers", "style_layers", "size_free_ratio", "ratio", "alpha", "beta"):
+            opts.pop(key, None)
+        return opts
+
     def with_(self, **changes) -> Recipe:
         """A copy with some settings changed (a named variant)."""
         return replace(self, **changes)
@@ -168,7 +185,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "berkeley": Recipe(
         name="berkeley",
-        source="the Berkeley writeup",
+        source="the Berkeley writeup, on the Caffe weights",
         content_layers={vgg.CONTENT_LAYER_BERKELEY: 1.0},
         style_layers=_equal(vgg.STYLE_LAYERS),
         ratio=BERKELEY_RATIO,
@@ -183,12 +200,16 @@ RECIPES: dict[str, Recipe] = {
         notes=(
             "Adam lr 0.2 on the [0, 1] image (its NormLayer is inside the network)",
             "white noise U[0, 1] (noise 0.5) for reconstructions",
-            "alpha/beta 1e-8 was for torchvision weights; 1e-3 plays its role with Caffe's",
+            "alpha/beta 1e-3 by the project's rule (a tenth of the balance point measured with the "
+            "Caffe weights), where the writeup used 1e-8 with its pretrained VGG-19; never "
+            "measured with torchvision's weights",
+            "the Caffe weights, where the writeup normalised inputs to ImageNet's mean and std",
         ),
     ),
     "cmu": Recipe(
         name="cmu",
-        source="the CMU writeup (PyTorch-tutorial lineage)",
+        source="the CMU writeup's layers, the PyTorch tutorial's settings (our guess at its "
+        "starter code)",
         content_layers=_equal(CMU_CONTENT_LAYERS),
         style_layers=_equal(CMU_STYLE_LAYERS),
         ratio=CMU_RATIO,
@@ -197,7 +218,13 @@ RECIPES: dict[str, Recipe] = {
         gram="mean",
         steps=300,
         size="512",
-        notes=("pre-activation conv features, max pooling (the tutorial's network)",),
+        notes=(
+            "L-BFGS, pre-activation conv features, max pooling, mean-normalised Gram: the PyTorch "
+            "tutorial's settings, taken as the likely starter code (the writeup names none of "
+            "them; it says the starter code's defaults worked best)",
+            "512 px and 300 evaluations: the tutorial's image size on a GPU and num_steps (the "
+            "writeup gives neither)",
+        ),
     ),
 }
 """The named recipes, by name."""
