@@ -187,7 +187,7 @@ def test_toy_pins_figure_data(rng):
     pins = gdf.toy_pins(rng.random((12, 10)))
     assert list(pins.results) == ["row", "overwrite", "replace"]
     assert len(pins.panels()) == 4
-    assert pins.metrics()["replace"]["max_abs_error"] <= 1e-6
+    assert pins.metrics()["replace"]["max_abs_difference"] <= 1e-6
     with pytest.raises(ValueError, match="pin"):
         toy.toy_system(np.zeros((3, 3)), pin="first")
 
