@@ -265,25 +265,34 @@ def preview_panel(
     def on_click(_=None):
         errors.clear_output()
         status.value = "starting ..."
-        settings = {
-            "ratio": 10 ** controls["ratio"].value,
-            "content_layer": controls["content_layer"].value,
-            "style_layers": {name: controls[name].value for name in vgg.STYLE_LAYERS},
-            "init": controls["init"].value,
-            "steps": controls["steps"].value,
-            "optimizer": controls["optimizer"].value,
-        }
-        runner.submit((time.perf_counter(), settings))
+        runner.submit((time.perf_counter(), _preview_settings(controls, vgg.STYLE_LAYERS)))
 
     controls["run"].on_click(on_click)
-    shown = [controls["ratio"]] if mode == "stylize" else []
-    shown += [controls[name] for name in vgg.STYLE_LAYERS] if mode != "content" else []
-    shown += [controls["content_layer"]] if mode != "style" else []
-    shown += [controls[k] for k in ("steps", "init", "optimizer", "run")]
+    shown = _shown_controls(controls, mode, vgg.STYLE_LAYERS)
     panel = widgets.VBox([*shown, preview, status, errors])
     panel.controls, panel.preview, panel.status = controls, preview, status
     panel.wait, panel.runs, panel.result = runner.wait, [], None
     return panel
+
+
+def _preview_settings(controls: dict, style_layers) -> dict:
+    """The run settings the controls hold at this moment (one press of "Run")."""
+    return {
+        "ratio": 10 ** controls["ratio"].value,
+        "content_layer": controls["content_layer"].value,
+        "style_layers": {name: controls[name].value for name in style_layers},
+        "init": controls["init"].value,
+        "steps": controls["steps"].value,
+        "optimizer": controls["optimizer"].value,
+    }
+
+
+def _shown_controls(controls: dict, mode: str, style_layers) -> list:
+    """The controls a ``mode`` uses, in display order."""
+    shown = [controls["ratio"]] if mode == "stylize" else []
+    shown += [controls[name] for name in style_layers] if mode != "content" else []
+    shown += [controls["content_layer"]] if mode != "style" else []
+    return shown + [controls[k] for k in ("steps", "init", "optimizer", "run")]
 
 
 def _preview_controls(ratio: float, steps: int, mode: str) -> dict:

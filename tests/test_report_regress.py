@@ -71,7 +71,7 @@ def test_metric_kinds_and_their_tolerances():
     assert all(t.reason and t.atol == 0 for t in report.TOLERANCES.values())
     assert report.TOLERANCES["timing"].compare == "never"
     assert report.TOLERANCES["count"].compare == "equal"
-    from helpers.report.regress import tolerance_for
+    from helpers.report.tolerances import tolerance_for
 
     assert tolerance_for("max_abs_error", 1e-11).ceiling == 1e-6
     assert tolerance_for("naive_max_abs_error", 1e-8).ceiling == 1e-4

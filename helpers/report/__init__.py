@@ -37,17 +37,13 @@ from .params import (
     resolve_profile,
 )
 from .regress import (
-    TIMING_KEY,
-    TOLERANCES,
     Drift,
-    Tolerance,
     check_reference,
     compare_images,
     compare_metrics,
     drift_table,
     flatten,
     mean_abs_levels,
-    metric_kind,
     psnr,
     record_reference,
 )
@@ -63,6 +59,7 @@ from .run import (
     run_series,
     save_results,
 )
+from .tolerances import TIMING_KEY, TOLERANCES, Tolerance, metric_kind
 
 __all__ = [
     "NOTEBOOK_GLOB",
