@@ -147,3 +147,27 @@ def test_full_profile_without_a_terminal_or_yes_is_refused_with_the_estimate(tmp
     assert hours > 1
     # the per-notebook estimates went to stdout first, and the quick profile is named there too
     assert "estimate 04-style-transfer:" in result.stdout and "--profile quick" in result.stdout
+
+
+def test_each_profiles_last_seconds_outlive_a_run_of_another(tmp_path, monkeypatch):
+    """A smoke run after a quick one: results.json shows the smoke series, and still holds the
+    quick run's seconds, so the next quick estimate reads them instead of guessing."""
+    from helpers.report import run as run_module
+
+    notebook = ROOT / "notebooks" / "05-gradient-toy-problem.ipynb"
+    measured = {"quick": 6.5, "smoke": 3.25}
+
+    def run_notebook(nb, *, profile, **_kwargs):  # no kernel: the seconds are the point
+        return report.NotebookResult(nb.stem, "passed", measured[profile], profile, device="cpu")
+
+    monkeypatch.setattr(run_module, "run_notebook", run_notebook)
+    out = tmp_path / "notebooks"
+    report.run_series([notebook], profile="quick", out_dir=out)
+    report.run_series([notebook], profile="smoke", out_dir=out)
+    path = out / "results.json"
+    assert [r.profile for r in report.load_results(path)] == ["smoke"]  # the series shown
+    assert estimate.last_runs("quick", path)[notebook.stem].seconds == 6.5
+    assert estimate.last_runs("smoke", path)[notebook.stem].seconds == 3.25
+    monkeypatch.setattr(estimate, "calibrate", _no_timing)
+    series = estimate.estimate_series([(notebook, {})], "quick", device="cpu", results=path)
+    assert series.seconds == {notebook.stem: 6.5} and series.calibration is None

@@ -4,7 +4,7 @@ Part of :mod:`helpers.report`.  A notebook's estimate is
 
 * the seconds of its **last passed run under the same profile**, as ``results.json`` records
   them (``outputs/notebooks/results.json``, written by :func:`helpers.report.run_series` after
-  every notebook); else
+  every notebook, which keeps each profile's last seconds across runs of the others); else
 * ``KERNEL_SECONDS + PROFILE_UNITS[profile] * t``, where ``t`` is one short timing on the
   chosen device (:func:`calibrate`: one VGG-19 evaluation as the loop does it, at
   ``CALIBRATION_SIZE`` px with random weights), taken only when some notebook has no last run.
@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..runtime import outputs_root
-from .run import load_results
+from .run import last_seconds, load_results
 
 KERNEL_SECONDS = 5.0
 """Starting a kernel and importing torch, helpers and matplotlib (measured: 4.5-5.5 s here)."""
@@ -89,14 +89,30 @@ class SeriesEstimate:
         return sum(e.seconds for e in self.notebooks)
 
 
-def last_runs(profile: str, path: Path | None = None) -> dict[str, Any]:
-    """The passed runs under ``profile`` that ``results.json`` (default
-    ``outputs/notebooks/results.json``) records, by notebook stem: each a
-    :class:`helpers.report.NotebookResult`.  None when the file is missing or unreadable."""
+@dataclasses.dataclass(frozen=True)
+class LastRun:
+    """A notebook's last passed run under one profile: its ``seconds`` and ``device``."""
+
+    seconds: float
+    device: str
+
+
+def last_runs(profile: str, path: Path | None = None) -> dict[str, LastRun]:
+    """Each notebook's last passed run under ``profile``, by notebook stem, as ``results.json``
+    (default ``outputs/notebooks/results.json``) records it: its per-profile ``last_seconds``
+    (kept across runs of other profiles), else the passed results of the series it shows.
+    Empty when the file is missing or unreadable."""
     path = Path(path) if path is not None else outputs_root() / "notebooks" / "results.json"
+    last: dict[str, LastRun] = {}
     with contextlib.suppress(UserError, OSError, ValueError, KeyError, TypeError):
-        return {r.notebook: r for r in load_results(path) if r.ok and r.profile == profile}
-    return {}
+        shown = load_results(path)
+        last = {
+            r.notebook: LastRun(r.seconds, r.device) for r in shown if r.ok and r.profile == profile
+        }
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        for nb, run in last_seconds(path).get(profile, {}).items():
+            last[nb] = LastRun(float(run["seconds"]), str(run.get("device", "-")))
+    return last
 
 
 def calibrate(device, repeats: int = 3) -> float:

@@ -331,6 +331,7 @@ def run_series(
     limit = float(timeout if timeout is not None else TIMEOUTS[profile])
     path = out_dir / "results.json"
     previous = _previous_results(path)
+    last = last_seconds(path)
     commit = git_commit()
     results: list[NotebookResult] = []
     for i, (notebook, params) in enumerate(plan, 1):
@@ -347,12 +348,31 @@ def run_series(
         )
         result.estimate = (estimates or {}).get(notebook.stem)
         results.append(result)
-        save_results(_merge(previous, results), path)
+        if result.ok:
+            last.setdefault(profile, {})[result.notebook] = {
+                "seconds": result.seconds,
+                "device": result.device,
+            }
+        save_results(_merge(previous, results), path, last_seconds=last)
         if on_done:
             on_done(i, len(plan), result)
     if not keep_others:
-        save_results(sorted(results, key=lambda r: r.notebook), path)
+        save_results(sorted(results, key=lambda r: r.notebook), path, last_seconds=last)
     return results
+
+
+def last_seconds(path: Path) -> dict[str, dict[str, dict]]:
+    """``results.json``'s record of each notebook's last passed run under each profile:
+    ``{profile: {notebook: {"seconds": s, "device": d}}}`` (the report's estimate reads it).
+    It outlives the series shown: a smoke run keeps the quick runs' seconds.  Empty when
+    ``path`` is missing or cannot be read."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        record = json.loads(path.read_text(encoding="utf-8")).get("last_seconds", {})
+        return {
+            str(profile): {str(nb): dict(run) for nb, run in runs.items()}
+            for profile, runs in record.items()
+        }
+    return {}
 
 
 def _previous_results(path: Path) -> list[NotebookResult]:
@@ -373,12 +393,17 @@ def _merge(
     )
 
 
-def save_results(results: Sequence[NotebookResult], path: Path) -> Path:
-    """Write the series' results as JSON (atomically); returns ``path``."""
+def save_results(
+    results: Sequence[NotebookResult], path: Path, *, last_seconds: dict | None = None
+) -> Path:
+    """Write the series' results as JSON (atomically); returns ``path``.  ``last_seconds``:
+    each notebook's last passed run per profile (:func:`last_seconds`), kept beside them."""
     record = {
         "finished": _dt.datetime.now().isoformat(timespec="seconds"),
         "results": [r.to_json() for r in results],
     }
+    if last_seconds:
+        record["last_seconds"] = last_seconds
     return atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
