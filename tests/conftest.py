@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import secrets
 import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +24,6 @@ from helpers.runtime import cache_dir
 
 
 def _weights_available() -> bool:
-    import os
-
     return bool(os.environ.get("VGG19_WEIGHTS")) or (cache_dir() / vgg.CACHE_NAME).is_file()
 
 
@@ -85,3 +92,76 @@ def file_hashes(*paths: Path) -> dict[str, str]:
     return {
         str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths if Path(p).is_file()
     }
+
+
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""An opener that reaches localhost directly (the tests' proxy points nowhere)."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_server(
+    app: str, root: Path, log_path: Path, *, env: dict | None = None, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """``python -m <app>`` (``jupyter_server`` or ``jupyterlab``) from this Python, rooted at
+    ``root`` on a free localhost port with a random token, logging to ``log_path``; yields
+    ``(base_url, token)`` once it answers, and stops it afterwards (also on failure)."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        *args,
+    ]
+    if os.getuid() == 0:
+        command.append("--allow-root")
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    LOCAL.open(f"{base}/api/status?token={token}", timeout=5).close()
+                    break
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"{app} did not start:\n{log_path.read_text()[-2000:]}")
+                    time.sleep(0.3)
+            yield base, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def fast(random_weights):
+    """Options of every quick style-transfer run: the random VGG-19, no progress reports."""
+    return {"weights": random_weights, "progress": False}
+
+
+@pytest.fixture
+def images():
+    """A smooth 32x32 content image and a 40x40 noise style image (float32 in [0, 1])."""
+    g = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32] / 31.0
+    content = np.stack([xx, yy, 0.5 * (xx + yy)], axis=2).astype(np.float32)
+    style = g.random((40, 40, 3)).astype(np.float32)
+    return content, style

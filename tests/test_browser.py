@@ -13,17 +13,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import LOCAL, jupyter_server
 
 from helpers.runtime import ROOT
 
@@ -103,14 +101,6 @@ IMAGE_DIGEST = """async (img) => {
     return [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join('');
 }"""
 
-_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for localhost
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _interactive_copy(stem: str, dest: Path) -> None:
     """``notebooks/<stem>.ipynb`` with ``INTERACTIVE = True`` in its parameters cell and the
@@ -151,49 +141,15 @@ def lab(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     env = {
-        **os.environ,
         "HELPERS_OUTPUTS": str(home / "outputs"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
     }
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    if os.getuid() == 0:
-        command.append("--allow-root")
     log_path = home / "lab.log"
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    _LOCAL.open(f"{base}/api/status?token={token}", timeout=5).close()
-                    break
-                except (urllib.error.URLError, ConnectionError, OSError):
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"JupyterLab did not start:\n{log_path.read_text()[-2000:]}")
-                    time.sleep(0.3)
-            yield base, token, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    never_check = "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+    with jupyter_server("jupyterlab", root, log_path, env=env, args=(never_check,)) as started:
+        yield (*started, log_path)
 
 
 @pytest.fixture(scope="module")
@@ -248,11 +204,11 @@ def notebook(browser, lab, tmp_path):
 def _shut_down_kernels(base: str, token: str) -> None:
     """Stop the kernels a test started (closing the page leaves them running)."""
     headers = {"Authorization": f"token {token}"}
-    with _LOCAL.open(urllib.request.Request(f"{base}/api/kernels", headers=headers)) as r:
+    with LOCAL.open(urllib.request.Request(f"{base}/api/kernels", headers=headers)) as r:
         kernels = json.loads(r.read())
     for kernel in kernels:
         url = f"{base}/api/kernels/{kernel['id']}"
-        _LOCAL.open(urllib.request.Request(url, headers=headers, method="DELETE")).close()
+        LOCAL.open(urllib.request.Request(url, headers=headers, method="DELETE")).close()
 
 
 def _panel_state(page, output) -> tuple[str, str]:

@@ -65,16 +65,22 @@ def test_success_writes_the_image_and_one_summary_line(inputs, tmp_path, stylize
     assert "on cpu" in lines[0] and "total" in lines[0]
 
 
-def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
-    content, style = inputs
-    seen = {}
+@pytest.fixture
+def seen(monkeypatch) -> dict:
+    """The keywords the CLI passes to ``nst.stylize`` (which still runs), filled per call."""
+    kwargs_seen: dict = {}
     real = nst.stylize
 
     def spy(c, s, **kwargs):
-        seen.update(kwargs)
+        kwargs_seen.update(kwargs)
         return real(c, s, **kwargs)
 
     monkeypatch.setattr(nst, "stylize", spy)
+    return kwargs_seen
+
+
+def test_options_reach_the_loop(inputs, tmp_path, stylize, seen):
+    content, style = inputs
     out = tmp_path / "o.png"
     code, _, _ = stylize(
         [
@@ -116,17 +122,9 @@ def test_options_reach_the_loop(inputs, tmp_path, stylize, monkeypatch):
 
 
 def test_regulariser_flags_reach_the_loop_and_the_bar_goes_to_stderr(
-    inputs, tmp_path, stylize, monkeypatch
+    inputs, tmp_path, stylize, seen
 ):
     content, style = inputs
-    seen = {}
-    real = nst.stylize
-
-    def spy(c, s, **kwargs):
-        seen.update(kwargs)
-        return real(c, s, **kwargs)
-
-    monkeypatch.setattr(nst, "stylize", spy)
     out = tmp_path / "o.png"
     argv = [content, style, "-o", out, "--size", "32", "--steps", "2", "--edge-tv-weight", "0.5"]
     code, stdout, stderr = stylize(argv)

@@ -17,22 +17,6 @@ from helpers import nst
 from helpers.errors import UserError
 from helpers.nst import losses, vgg
 
-
-@pytest.fixture
-def fast(random_weights):
-    """Options of every quick run: the random VGG-19, no progress bar."""
-    return {"weights": random_weights, "progress": False}
-
-
-@pytest.fixture
-def images():
-    g = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:32, 0:32] / 31.0
-    content = np.stack([xx, yy, 0.5 * (xx + yy)], axis=2).astype(np.float32)
-    style = g.random((40, 40, 3)).astype(np.float32)
-    return content, style
-
-
 # --- the L-BFGS core against exact answers --------------------------------------------------
 
 

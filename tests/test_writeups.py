@@ -15,20 +15,6 @@ from helpers.errors import UserError
 from helpers.nst import experiments, writeups
 
 
-@pytest.fixture
-def fast(random_weights):
-    return {"weights": random_weights, "progress": False}
-
-
-@pytest.fixture
-def images():
-    g = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:32, 0:32] / 31.0
-    content = np.stack([xx, yy, 0.5 * (xx + yy)], axis=2).astype(np.float32)
-    style = g.random((40, 40, 3)).astype(np.float32)
-    return content, style
-
-
 def _spy_optimize(monkeypatch) -> list[dict]:
     """Record what reaches the loop (objectives and options) instead of running it."""
     calls: list[dict] = []
