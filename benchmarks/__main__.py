@@ -1,6 +1,6 @@
 """Run every ``benchmarks/bench_*.py`` (or those named), print a table, write JSON results.
 
-python -m benchmarks            # all
+python -m benchmarks            # all but those run only by name (scales)
 python -m benchmarks blend      # only bench_blend.py
 python -m benchmarks --quick    # fewer repeats, smaller sizes (a smoke run of the harness)
 python -m benchmarks --markdown benchmarks/RESULTS.md   # also write the tables as Markdown
@@ -18,6 +18,10 @@ from pathlib import Path
 from .common import format_markdown, format_table, machine, write_results
 
 
+def _module(topic: str):
+    return importlib.import_module(f"benchmarks.bench_{topic}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
@@ -32,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in pkgutil.iter_modules([str(here)])
         if m.name.startswith("bench_")
     )
-    topics = args.topics or available
+    # a module with EXPLICIT = True (a half-hour run) runs only when named
+    topics = args.topics or [t for t in available if not getattr(_module(t), "EXPLICIT", False)]
     unknown = sorted(set(topics) - set(available))
     if unknown:
         print(
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     for topic in topics:
         t0 = time.perf_counter()
         print(f"\n== {topic} ==", flush=True)
-        module = importlib.import_module(f"benchmarks.bench_{topic}")
+        module = _module(topic)
         results = module.run(quick=args.quick)
         print(format_table(results))
         path = write_results(topic, results)
@@ -62,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         missed += sum(1 for r in results if r.ok is False)
         sections[topic] = results
     if args.markdown:
-        args.markdown.write_text(format_markdown(sections, info, time.perf_counter() - start))
+        intro = getattr(_module(topics[0]), "MARKDOWN_INTRO", None) if len(topics) == 1 else None
+        args.markdown.write_text(
+            format_markdown(sections, info, time.perf_counter() - start, intro)
+        )
         print(f"tables written to {args.markdown}")
     print(f"\n{missed} target(s) missed" if missed else "\nall targets met")
     return 0

@@ -71,6 +71,8 @@ class NotebookRun:
         changes (e.g. a blend's mask box); the regression check compares the image there at full
         resolution (recorded in ``metrics.json`` under ``regions``; default: the whole image).
         """
+        if name in self.figures:
+            raise ValueError(f"{name!r} is already a figure's name; give the image another one")
         arr = image if isinstance(image, np.ndarray) else to_numpy(image)
         save_image(self.out / f"{name}.png", arr)
         if name not in self.images:
@@ -105,6 +107,8 @@ class NotebookRun:
         """
         if not caption or not caption.strip():
             raise ValueError(f"figure {name!r} needs a caption")
+        if name in self.images:
+            raise ValueError(f"{name!r} is already a result image's name; give the figure another")
         save_figure(fig, self.out / f"{name}.png", dpi=dpi)
         if name not in self.figures:
             self.figures.append(name)

@@ -15,7 +15,7 @@ import torch
 from benchmarks import bench_quality, bench_style, common, peer, quality
 from benchmarks.common import format_table
 from helpers import nst
-from helpers.images import quantize
+from helpers.images import quantize, save_image
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -146,3 +146,42 @@ def test_benchmark_modules_share_helpers_without_importing_each_other():
         return False
 
     assert [m for m in graph if reaches(m, m, {m})] == []
+
+
+def test_scales_benchmark_rows_figure_and_replot(monkeypatch, tmp_path, random_weights):
+    """bench_scales end to end on the random VGG-19 at 64 px: a yardstick from the single
+    scale, each schedule's trace on the same clock, the equal-time row, and the JSON that
+    redraws the same rows."""
+    from benchmarks import bench_scales
+
+    monkeypatch.setattr(common, "WEIGHTS", random_weights)
+    monkeypatch.setattr(bench_scales, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(bench_scales, "MARK", 2)
+    schedules = {"32→64": ([32, 64], [4])}
+    monkeypatch.setattr(bench_scales, "QUICK", {"size": 64, "single": 6, "schedules": schedules})
+    g = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64] / 63.0
+    save_image(tmp_path / "c.png", np.stack([xx, yy, 0.5 * (xx + yy)], axis=2))
+    save_image(tmp_path / "s.png", g.random((40, 40, 3)))
+    monkeypatch.setattr(common, "PAIRS", {"synthetic": (tmp_path / "c.png", tmp_path / "s.png")})
+    monkeypatch.setattr(common, "RESULTS_DIR", tmp_path)
+    rows = bench_scales.run(quick=True)
+    single, equal, reach = rows
+    trace = single.extra
+    assert trace["evaluations"][-1] == "6@64" and single.value == trace["seconds"][-1] > 0
+    assert trace["seconds"] == sorted(trace["seconds"])  # one clock, scoring taken out
+    sched = reach.extra
+    assert sched["evaluations"][0] == "4@32" and sched["seconds"] == sorted(sched["seconds"])
+    yardstick = trace["delivered"][-1]
+    if sched["reached"] is None:  # stopped at the cap, never at or under the yardstick
+        assert min(sched["delivered"]) > yardstick and np.isnan(reach.value)
+    else:
+        assert reach.value == pytest.approx(sched["reached"] / single.value)
+    assert equal.value == pytest.approx(
+        bench_scales.loss_at(bench_scales.Trace(**sched), 0.25 * single.value)
+        / bench_scales.loss_at(bench_scales.Trace(**trace), 0.25 * single.value),
+        nan_ok=True,
+    )
+    assert (tmp_path / "scales-curves.png").stat().st_size > 0
+    again, info, _ = bench_scales.replot(common.write_results("scales", rows))
+    assert [r.name for r in again] == [r.name for r in rows] and info["cpu_count"] > 0

@@ -317,3 +317,22 @@ def test_style_transfer_result_images_are_bitwise_identical_on_cpu(tmp_path):
     first, again, other = (p.read_bytes() for p in paths)
     assert first == again
     assert first != other
+
+
+def test_a_figure_and_a_result_image_cannot_share_a_name(outputs):
+    """Both are ``<name>.png``: the second would overwrite the first (the index thumbnail of a
+    key figure would become the raw image)."""
+    import matplotlib.pyplot as plt
+
+    from helpers.notebook import NotebookRun
+
+    run = NotebookRun("06-w", device="cpu", profile="smoke")
+    run.save_image("result", np.zeros((4, 4, 3)))
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="already a result image's name"):
+        run.save_figure(fig, "result", caption="A figure.")
+    run.save_figure(fig, "panel", caption="A figure.")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="already a figure's name"):
+        run.save_image("panel", np.zeros((4, 4, 3)))
+    assert run.images == ["result"] and run.figures == ["panel"]

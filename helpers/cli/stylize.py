@@ -221,9 +221,12 @@ def _register_controls(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--scales",
         default=None,
-        metavar="N1,N2,...",
+        metavar="N1,N2,...|none",
         help="coarse to fine: increasing output sizes (longer side), each scale "
-        "starting from the previous result upsampled; replaces --size",
+        "starting from the previous result upsampled; replaces --size. Default none: one "
+        "scale, as the paper. Coarse to fine is not the default: at 512 px no schedule tried "
+        "reached the loss of 500 single-scale evaluations in a quarter of their time "
+        "(python -m benchmarks scales, benchmarks/SCALES.md)",
     )
 
 
@@ -345,7 +348,11 @@ def _controls(args: argparse.Namespace, content) -> dict:
                 "give one weight per style image"
             )
         out["blend"] = nst.controls.blend_weights(weights, n)
-    if args.scales is not None:
+    if args.scales is not None and args.scales.strip().lower() == "none":
+        if isinstance(args.steps, list):
+            raise UserError("--steps has several values but --scales is none; give one value")
+        out["scales"] = None
+    elif args.scales is not None:
         values = _floats(args.scales, "--scales", "256,512")
         sizes = [int(v) for v in values if float(v).is_integer()]
         if len(sizes) != len(args.scales.split(",")):
@@ -360,7 +367,7 @@ def _controls(args: argparse.Namespace, content) -> dict:
     if args.style_mask is not None:
         final = (
             out["scales"][-1]
-            if "scales" in out
+            if out.get("scales")
             else (args.size or nst.get_recipe(args.recipe).size)
         )
         shape = target_shape(content.shape[:2], final)
@@ -404,11 +411,12 @@ def run_stylize(args: argparse.Namespace) -> int:
     styles = [load_image(name) for name in args.style]
     controls = _controls(args, content)
     options = _options(args, content_layers, style_layers)
+    scales = controls.pop("scales", None)  # None: one scale (the default)
     try:
-        if controls:
-            if "scales" in controls:
+        if controls or scales:
+            if scales:
                 options.pop("size", None)  # the last scale is the output size
-            result = nst.stylize_controlled(content, styles, **controls, **options)
+            result = nst.stylize_controlled(content, styles, scales=scales, **controls, **options)
         else:
             result = nst.stylize(content, styles[0], **options)
     except nst.Interrupted as stop:

@@ -30,6 +30,8 @@ TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a fro
   controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
   blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
   :func:`multiscale`, :func:`compare_multiscale`.
+* :mod:`~helpers.nst.scales` — coarse to fine, the default of :func:`stylize` for one L-BFGS
+  output over 256 px: the schedule, the stage loop, :func:`~helpers.nst.scales.schedule_text`.
 * :mod:`~helpers.nst.writeups` — the Berkeley and CMU writeups' own runs on top of the
   experiments: :func:`berkeley_grid` (its alpha/beta columns 1e-2 … 1e-10), :func:`timed_inits`,
   :func:`named_transfers`.
@@ -75,7 +77,7 @@ quadratic interpolation; non-finite trial values simply shrink the step.
 
 from __future__ import annotations
 
-from . import analysis, color, controls, losses, memory, vgg, writeups
+from . import analysis, color, controls, losses, memory, scales, vgg, writeups
 from .analysis import (
     BudgetCheck,
     ColorCheck,
@@ -159,6 +161,7 @@ __all__ = [
     "memory",
     "vgg",
     "writeups",
+    "scales",
     # the loop and the experiments
     "optimize",
     "RunOptions",

@@ -239,8 +239,9 @@ class ScaledResult:
         if len(self.stages) == 1:
             return self.result.summary()
         steps = " + ".join(f"{s.evaluations} at {n} px" for s, n in zip(self.stages, self.scales))
+        steps = steps.replace(" at", " evaluations at", 1)
         return (
-            f"total {self.final()[0]:.4g} at {self.scales[-1]} px; {steps} evaluations in "
+            f"total {self.final()[0]:.4g} at {self.scales[-1]} px; coarse to fine, {steps} in "
             f"{self.seconds:.1f} s on {self.result.device}"
         )
 
@@ -275,12 +276,13 @@ def multiscale(
 ) -> ScaledResult:
     """Coarse-to-fine: :func:`helpers.nst.stylize` at each size in ``scales`` (longer side),
     each scale from the previous result upsampled (the first from ``init``)."""
+    from .scales import run_stages
+
     sizes, budgets = check_scales(scales, steps)
     start = time.perf_counter()
-    stages: list[TransferResult] = []
-    for size, budget in zip(sizes, budgets):
-        start_from = init if not stages else stages[-1].image
-        stages.append(stylize(content, style, size=size, steps=budget, init=start_from, **options))
+    stages = run_stages(
+        list(zip(sizes, budgets)), content, style, init=init, run=stylize, **options
+    )
     return ScaledResult(stages, sizes, time.perf_counter() - start)
 
 
@@ -309,6 +311,11 @@ def compare_multiscale(
 # --- one call for every control ------------------------------------------------------------------
 
 
+def _listed(scales) -> bool:
+    """``scales`` names sizes (not ``"none"`` or ``None``)."""
+    return scales is not None and not isinstance(scales, str) and len(scales) > 0
+
+
 def stylize_controlled(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
@@ -317,7 +324,7 @@ def stylize_controlled(
     masks: Sequence[ImageLike] | None = None,
     preserve_colors: str | None = None,
     histogram_method: str = "eigen",
-    scales: Sequence[int] | None = None,
+    scales: Sequence[int] | str | None = None,
     steps: int | Sequence[int] = 300,
     style_size=None,
     **options,
@@ -325,8 +332,9 @@ def stylize_controlled(
     """:func:`helpers.nst.stylize` with every control: several ``styles`` with ``blend``
     weights, one mask per style (white where it applies), colour preservation
     (``"luminance"`` | ``"histogram"``) and coarse-to-fine ``scales`` with ``steps`` per
-    scale (one value for all).  Masks are checked at the final output size (see
-    :func:`prepare_masks`; call it first to get its notes).  ``options`` as for stylize."""
+    scale (one value for all); ``scales`` None or ``"none"``: one scale.  Masks
+    are checked at the final output size (see :func:`prepare_masks`; call it first to get its
+    notes).  ``options`` as for stylize."""
     from ..images import target_shape
 
     style_list = list(styles) if isinstance(styles, list | tuple) else [styles]
@@ -336,20 +344,18 @@ def stylize_controlled(
     weights = blend_weights(blend, len(s_in))
     mask_list = None
     if masks is not None:
-        final = scales[-1] if scales else options.get("size")
+        final = scales[-1] if _listed(scales) else options.get("size")
         shape = target_shape(c_img.shape[:2], final)
         mask_list, _ = prepare_masks(masks, len(s_in), shape)
     if len(s_in) > 1 or mask_list is not None:
         options["style_mix"] = StyleMixTargets(s_in, weights, mask_list, style_size=style_size)
     elif style_size is not None:
         options["style_size"] = style_size
-    if scales:
+    if _listed(scales):
         out = multiscale(c_in, s_in[0], scales=scales, steps=steps, **options)
     else:
-        if not isinstance(steps, int | np.integer):
-            raise UserError("give one --steps value without --scales")
         start = time.perf_counter()
-        one = stylize(c_in, s_in[0], steps=int(steps), **options)
+        one = stylize(c_in, s_in[0], steps=steps, scales=scales, **options)
         out = ScaledResult([one], [max(one.image.shape[:2])], time.perf_counter() - start)
     if preserve_colors == "luminance":
         last = out.result

@@ -34,6 +34,7 @@ from .objective import (
     spec_label,
     weight_key,
 )
+from .options import RunOptions
 from .results import TransferResult
 
 # --- grids ------------------------------------------------------------------------------------
@@ -222,6 +223,7 @@ def stylize(
     content_layers: LayerSpec = DEFAULT_CONTENT_LAYERS,
     style_layers: LayerSpec = DEFAULT_STYLE_LAYERS,
     init: str | ImageLike = "content",
+    scales: Sequence[int] | str | None = None,
     **options,
 ) -> TransferResult:
     """Neural style transfer of ``content`` with ``style`` (one style, or several as one batch).
@@ -233,7 +235,31 @@ def stylize(
     ``tv_weight=1e-3`` (any ``<name>_weight`` of :data:`helpers.nst.losses.REGULARISERS`) or
     ``regularisers={"tv": 1e-3}``.  The other ``options`` go to :func:`helpers.nst.optimize`
     (a recipe's: ``**recipe.options(...)``).
+
+    ``scales``: None (default) runs one scale, as the paper; increasing sizes (longer sides)
+    run coarse to fine (:mod:`helpers.nst.scales`), replacing ``size``, with ``steps`` one
+    count per scale or one for all.
     """
+    from . import scales as _scales
+
+    stages = _scales.plan(
+        scales, options.get("steps", RunOptions.steps), batch=_scales.is_batch(style)
+    )
+    if stages is not None:
+        options = {k: v for k, v in options.items() if k not in ("size", "steps")}
+        return _scales.stylize_scaled(
+            stages,
+            content,
+            style,
+            ratio=ratio,
+            alpha=alpha,
+            beta=beta,
+            size_free_ratio=size_free_ratio,
+            content_layers=content_layers,
+            style_layers=style_layers,
+            init=init,
+            **options,
+        )
     given = [ratio is not None, alpha is not None or beta is not None, size_free_ratio is not None]
     if sum(given) > 1:
         raise UserError("give one of ratio, alpha/beta or size_free_ratio, not several")

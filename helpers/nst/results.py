@@ -153,6 +153,10 @@ class TransferResult:
     objectives: list[Objective]
     rows: list[str] | None = None
     cols: list[str] | None = None
+    stages: list[dict] | None = None
+    """Coarse to fine (:mod:`helpers.nst.scales`): ``{"size", "evaluations", "seconds"}`` per
+    stage, the last being this result's (``history``, ``evaluations`` and ``loop_seconds`` are
+    the last stage's; ``seconds`` is the whole schedule's)."""
 
     @staticmethod
     def from_records(
@@ -256,6 +260,15 @@ class TransferResult:
             losses_text = f"total {tot[0]:.4g} (content {con[0]:.4g}, style {sty[0]:.4g})"
         else:
             losses_text = f"{len(self)} images, total {tot.min():.4g}…{tot.max():.4g}"
+        if self.stages:
+            first, *rest = self.stages
+            steps = f"{first['evaluations']} evaluations at {first['size']} px" + "".join(
+                f" + {s['evaluations']} at {s['size']} px" for s in rest
+            )
+            return (
+                f"{losses_text}; coarse to fine, {steps} ({self.optimizer}) in "
+                f"{self.seconds:.1f} s on {self.device}"
+            )
         return (
             f"{losses_text}; {self.evaluations} evaluations ({self.optimizer}) in "
             f"{self.seconds:.1f} s ({self.seconds_per_evaluation:.3f} s/eval) on {self.device}"
