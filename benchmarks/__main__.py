@@ -22,6 +22,21 @@ def _module(topic: str):
     return importlib.import_module(f"benchmarks.bench_{topic}")
 
 
+def _available() -> list[str]:
+    here = Path(__file__).resolve().parent
+    return sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
+
+
+def default_topics() -> list[str]:
+    """What ``python -m benchmarks`` (``make bench``) runs: every topic but those whose module
+    sets ``EXPLICIT = True`` (half-hour runs, run only when named)."""
+    return [t for t in _available() if not getattr(_module(t), "EXPLICIT", False)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
@@ -31,13 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
-    available = sorted(
-        m.name.removeprefix("bench_")
-        for m in pkgutil.iter_modules([str(here)])
-        if m.name.startswith("bench_")
-    )
-    # a module with EXPLICIT = True (a half-hour run) runs only when named
-    topics = args.topics or [t for t in available if not getattr(_module(t), "EXPLICIT", False)]
+    available = _available()
+    topics = args.topics or default_topics()
     unknown = sorted(set(topics) - set(available))
     if unknown:
         print(

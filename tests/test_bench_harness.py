@@ -185,3 +185,10 @@ def test_scales_benchmark_rows_figure_and_replot(monkeypatch, tmp_path, random_w
     assert (tmp_path / "scales-curves.png").stat().st_size > 0
     again, info, _ = bench_scales.replot(common.write_results("scales", rows))
     assert [r.name for r in again] == [r.name for r in rows] and info["cpu_count"] > 0
+
+
+def test_make_bench_leaves_out_the_half_hour_scales_benchmark():
+    from benchmarks.__main__ import _available, default_topics
+
+    assert "scales" in _available() and "scales" not in default_topics()
+    assert set(_available()) - set(default_topics()) == {"scales"}
