@@ -46,7 +46,7 @@ from .color import (
 from .evaluator import build_network, style_targets
 from .experiments import stylize
 from .inputs import ImageLike, Prepared, as_array
-from .results import TransferResult
+from .results import TransferResult, stages_text
 
 BLEND_ROW = ((1, 0), (3, 1), (1, 1), (1, 3), (0, 1))
 """The blend figure's weights A:B, from style A alone to style B alone."""
@@ -238,8 +238,7 @@ class ScaledResult:
     def summary(self) -> str:
         if len(self.stages) == 1:
             return self.result.summary()
-        steps = " + ".join(f"{s.evaluations} at {n} px" for s, n in zip(self.stages, self.scales))
-        steps = steps.replace(" at", " evaluations at", 1)
+        steps = stages_text([(s.evaluations, n) for s, n in zip(self.stages, self.scales)])
         return (
             f"total {self.final()[0]:.4g} at {self.scales[-1]} px; coarse to fine, {steps} in "
             f"{self.seconds:.1f} s on {self.result.device}"

@@ -127,6 +127,12 @@ class History:
         )
 
 
+def stages_text(stages: Sequence[tuple[int, object]]) -> str:
+    """``"150 evaluations at 128 px + 100 at 256 px"`` for ``[(evaluations, size), ...]``."""
+    (n, size), *rest = stages
+    return f"{n} evaluations at {size} px" + "".join(f" + {m} at {s} px" for m, s in rest)
+
+
 Record = tuple[int, float, dict[str, np.ndarray]]
 """One recorded evaluation: its number, the seconds since the loop began, ``{key: (B,) loss}``."""
 
@@ -261,10 +267,7 @@ class TransferResult:
         else:
             losses_text = f"{len(self)} images, total {tot.min():.4g}…{tot.max():.4g}"
         if self.stages:
-            first, *rest = self.stages
-            steps = f"{first['evaluations']} evaluations at {first['size']} px" + "".join(
-                f" + {s['evaluations']} at {s['size']} px" for s in rest
-            )
+            steps = stages_text([(s["evaluations"], s["size"]) for s in self.stages])
             return (
                 f"{losses_text}; coarse to fine, {steps} ({self.optimizer}) in "
                 f"{self.seconds:.1f} s on {self.device}"

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import UserError
 from .inputs import ImageLike
-from .results import TransferResult
+from .results import TransferResult, stages_text
 
 MEASURED = (
     "at 512 px from the photo (gatys recipe, 2-core CPU, 2026-12-05), 500 single-scale "
@@ -103,7 +103,4 @@ def schedule_text(result: TransferResult) -> str:
     if not result.stages:
         h, w = result.images[0].shape[:2]
         return f"one scale, {result.evaluations} evaluations at {w}x{h} px"
-    first, *rest = result.stages
-    return f"coarse to fine, {first['evaluations']} evaluations at {first['size']} px" + "".join(
-        f" + {s['evaluations']} at {s['size']} px" for s in rest
-    )
+    return "coarse to fine, " + stages_text([(s["evaluations"], s["size"]) for s in result.stages])
