@@ -33,7 +33,7 @@ def _available() -> list[str]:
 
 def default_topics() -> list[str]:
     """What ``python -m benchmarks`` (``make bench``) runs: every topic but those whose module
-    sets ``EXPLICIT = True`` (half-hour runs, run only when named)."""
+    sets ``EXPLICIT = True`` (runs of an hour, run only when named)."""
     return [t for t in _available() if not getattr(_module(t), "EXPLICIT", False)]
 
 

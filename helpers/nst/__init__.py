@@ -30,8 +30,8 @@ TV named in :data:`helpers.nst.losses.REGULARISERS`) on the activations of a fro
   controls on top of :func:`stylize`: :func:`stylize_controlled` (colour preservation,
   blended and masked styles, coarse-to-fine scales), :func:`blend_row`,
   :func:`multiscale`, :func:`compare_multiscale`.
-* :mod:`~helpers.nst.scales` — coarse to fine, the default of :func:`stylize` for one L-BFGS
-  output over 256 px: the schedule, the stage loop, :func:`~helpers.nst.scales.schedule_text`.
+* :mod:`~helpers.nst.scales` — coarse to fine through :func:`stylize` (``scales=[...]``; one
+  scale is the default, and why): the stage loop, :func:`~helpers.nst.scales.schedule_text`.
 * :mod:`~helpers.nst.writeups` — the Berkeley and CMU writeups' own runs on top of the
   experiments: :func:`berkeley_grid` (its alpha/beta columns 1e-2 … 1e-10), :func:`timed_inits`,
   :func:`named_transfers`.
